@@ -14,7 +14,7 @@ from typing import Any
 
 from fraudstream.detector.registry.names import arn, identifier, now_iso, variable_name
 from fraudstream.detector.registry.store import Doc, DocumentStore
-from fraudstream.detector.rules import check_rule
+from fraudstream.detector.rules import MAX_RULE_LENGTH, check_rule
 from fraudstream.errors import Conflict, InvalidInput, NotFound
 
 DATA_TYPES = ("STRING", "INTEGER", "FLOAT", "BOOLEAN", "DATETIME")
@@ -23,7 +23,7 @@ MODEL_TYPES = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS", "ACCOUNT_T
 RULE_MODES = ("FIRST_MATCHED", "ALL_MATCHED")
 LIST_UPDATE_MODES = ("REPLACE", "APPEND", "REMOVE")
 MAX_LIST_ELEMENTS = 100_000
-MAX_RULE_LENGTH = 4096
+
 
 
 def score_variable(model_id: str) -> str:

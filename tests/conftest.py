@@ -1,0 +1,5 @@
+"""Shared fixtures: real servers the tests start themselves (never ones already running)."""
+
+from __future__ import annotations
+
+pytest_plugins = ["fixtures.kafka_broker"]
