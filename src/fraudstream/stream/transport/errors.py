@@ -18,15 +18,15 @@ class TransportInputError(TransportError, InvalidInput):
     """A transport URL, topic name, partition count, offset or argument was rejected."""
 
 
-class UnknownTopic(TransportError, NotFound): (project style)
+class UnknownTopic(TransportError, NotFound):
     """The topic does not exist (create it with ``Transport.create_topics`` first)."""
 
 
-class TransportClosed(TransportError): (project style)
+class TransportClosed(TransportError):
     """The transport, producer or consumer was used after ``close()``."""
 
 
-class DeliveryFailed(TransportError): (project style)
+class DeliveryFailed(TransportError):
     """``flush()`` found messages that could not be written; ``failed`` says how many."""
 
     def __init__(self, message: str, failed: int) -> None:
@@ -34,7 +34,7 @@ class DeliveryFailed(TransportError): (project style)
         self.failed = failed
 
 
-class CommitFailed(TransportError): (project style)
+class CommitFailed(TransportError):
     """Offsets were not committed: a partition is no longer assigned to this consumer.
 
     Happens after a rebalance (a member joined, left or expired). Nothing was written; the
@@ -42,7 +42,7 @@ class CommitFailed(TransportError): (project style)
     """
 
 
-class TransactionAborted(TransportError): (project style)
+class TransactionAborted(TransportError):
     """The transaction was rolled back: none of its messages or offsets are visible.
 
     The inputs will be consumed again (from the committed offsets), so retrying the work from
@@ -50,7 +50,7 @@ class TransactionAborted(TransportError): (project style)
     """
 
 
-class ProducerFenced(TransportError): (project style)
+class ProducerFenced(TransportError):
     """Another transactional producer with the same ``transactional_id`` took over.
 
     This producer can do nothing more; close it (it is a zombie of an earlier instance).
