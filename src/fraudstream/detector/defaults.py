@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudstream.detector.engine import Engine
+from fraudstream.detector.features import MemoryStateStore
 from fraudstream.detector.registry import score_variable
 from fraudstream.detector.trainer import Progress, run_training
 from fraudstream.errors import FraudstreamError
@@ -80,9 +81,17 @@ def choose_thresholds(metrics: dict[str, Any]) -> tuple[int, int]:
 
 
 def install_default_detector(
-    engine: Engine, training_csv: Path, *, progress: Progress | None = None
+    engine: Engine,
+    training_csv: Path,
+    *,
+    progress: Progress | None = None,
+    warm: bool = False,
 ) -> dict[str, Any]:
-    """Train the default model from an AFD CSV and activate a detector version that uses it."""
+    """Train the default model from an AFD CSV and activate a detector version that uses it.
+
+    ``warm`` continues the engine's entity state and event store from the training history,
+    for a live stream of the same customers (the demo).
+    """
     reg = engine.registry
     define_transaction_event_type(engine)
     if not reg.get_models(model_type=MODEL_TYPE) or not any(
@@ -103,7 +112,17 @@ def install_default_detector(
         external_events_detail={"dataLocation": str(training_csv.resolve())},
     )
     number = version["modelVersionNumber"]
-    done = run_training(reg, engine.events, MODEL_ID, MODEL_TYPE, number, progress=progress)
+    state = engine.state if warm and isinstance(engine.state, MemoryStateStore) else None
+    done = run_training(
+        reg,
+        engine.events,
+        MODEL_ID,
+        MODEL_TYPE,
+        number,
+        progress=progress,
+        warm_state=state,
+        store_events=warm,
+    )
     if done["status"] != "TRAINING_COMPLETE":
         raise FraudstreamError(f"training the default model failed: {done.get('statusReason')}")
     metrics = done["trainingResultV2"]["fraudstreamMetrics"]

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from fraudstream.detector.event_store import EventStore
-from fraudstream.detector.features import FeatureExtractor, FeatureSchema, build_training_matrix
+from fraudstream.detector.features import (
+    FeatureExtractor,
+    FeatureSchema,
+    MemoryStateStore,
+    build_training_matrix,
+    fit_vocabulary,
+)
 from fraudstream.detector.models import TrainedModel, train
 from fraudstream.detector.registry import Registry
 from fraudstream.detector.training_data import (
@@ -39,13 +45,12 @@ def data_location(location: str) -> Path:
     return Path(location)
 
 
-def extractor_for(registry: Registry, event_type: str, variables: list[str]) -> FeatureExtractor:
-    """A feature extractor for the model's variables, typed by their AFD definitions."""
+def schema_for(registry: Registry, variables: list[str]) -> FeatureSchema:
+    """Feature roles for the model's variables, from their AFD variable types."""
     defs = {v["name"]: v for v in registry.get_variables()}
-    schema = FeatureSchema.from_variables(
+    return FeatureSchema.from_variables(
         [(n, defs[n].get("variableType", ""), defs[n]["dataType"]) for n in variables]
     )
-    return FeatureExtractor(schema)
 
 
 def load_training_data(
@@ -92,12 +97,15 @@ def fit(
     variables: list[str],
     *,
     progress: Progress | None = None,
+    warm_state: MemoryStateStore | None = None,
 ) -> TrainedModel:
-    extractor = extractor_for(registry, event_type, variables)
-    extractor = extractor.fitted(data.events)
+    """Features by replaying ``data`` (into ``warm_state`` if given, so scoring can continue
+    from the end of the training history), then the model."""
+    schema = schema_for(registry, variables)
+    extractor = FeatureExtractor(schema, fit_vocabulary(data.events, schema))
     if progress:
         progress("features", 0, len(data.events))
-    matrix = build_training_matrix(data.events, extractor)
+    matrix = build_training_matrix(data.events, extractor, warm_state)
     if progress:
         progress("features", len(data.events), len(data.events))
     return train(
@@ -145,13 +153,23 @@ def run_training(
     number: str,
     *,
     progress: Progress | None = None,
+    warm_state: MemoryStateStore | None = None,
+    store_events: bool = False,
 ) -> dict[str, Any]:
-    """Train the version registered as TRAINING_IN_PROGRESS; the registry records the result."""
+    """Train the version registered as TRAINING_IN_PROGRESS; the registry records the result.
+
+    ``store_events`` also keeps the training events with their labels in the event store
+    (as AFD's stored events), for lookups and later retraining.
+    """
     version = registry.model_version(model_id, model_type, number)
     try:
         data, variables = load_training_data(registry, events, version)
         event_type = registry.model(model_id, model_type)["eventTypeName"]
-        model = fit(registry, data, event_type, variables, progress=progress)
+        model = fit(registry, data, event_type, variables, progress=progress, warm_state=warm_state)
+        if store_events:
+            for event, label in zip(data.events, data.labels, strict=True):
+                events.put_event(event, "fraud" if label else "legit", event.event_time)
+            events.flush()
     except FraudstreamError as exc:
         log.warning("training %s %s failed: %s", model_id, number, exc)
         return registry.complete_model_version(model_id, model_type, number, None, error=str(exc))
