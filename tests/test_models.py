@@ -27,7 +27,8 @@ def test_score_anchors_match_afd_documentation() -> None:
     assert score_for_fpr(0.10) == pytest.approx(600)
     assert score_for_fpr(0.02) == pytest.approx(900)
     assert fpr_for_score(900) == pytest.approx(0.02)
-    assert score_for_fpr(1.0) == 0 and score_for_fpr(0.0) == 1000
+    assert score_for_fpr(1.0) == 0
+    assert score_for_fpr(0.0) == 1000
 
 
 def test_calibrated_scores_flag_the_promised_share_of_legit_traffic(model: TrainedModel) -> None:
@@ -36,7 +37,8 @@ def test_calibrated_scores_flag_the_promised_share_of_legit_traffic(model: Train
     legit = scores[y == 0]
     assert (legit >= 600).mean() == pytest.approx(0.10, abs=0.02)
     assert (legit >= 900).mean() == pytest.approx(0.02, abs=0.01)
-    assert scores.min() >= 0 and scores.max() <= 1000
+    assert scores.min() >= 0
+    assert scores.max() <= 1000
 
 
 def test_metrics_are_afd_shaped_and_sensible(model: TrainedModel) -> None:
@@ -62,7 +64,8 @@ def test_explanations_point_at_the_driving_feature(model: TrainedModel) -> None:
     row = np.array([3.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     reasons = model.explain(row, top=3)
     assert reasons[0].feature == "f0"
-    assert reasons[0].impact > 0 and reasons[0].direction == "raises risk"
+    assert reasons[0].impact > 0
+    assert reasons[0].direction == "raises risk"
 
 
 def test_training_refuses_data_without_fraud() -> None:

@@ -29,7 +29,9 @@ def _version(reg: Registry, expression: str = "$amount > 100") -> str:
     existing = reg.get_rules("det")
     if existing:
         last = existing[-1]
-        rule = reg.update_rule_version("det", last["ruleId"], last["ruleVersion"], expression, ["block"])
+        rule = reg.update_rule_version(
+            "det", last["ruleId"], last["ruleVersion"], expression, ["block"]
+        )
     else:
         rule = reg.create_rule("big", "det", expression, ["block"])
     dv = reg.create_detector_version("det", [{"ruleId": "big", "ruleVersion": rule["ruleVersion"]}])
@@ -42,7 +44,9 @@ def test_event_type_variables_and_labels_cannot_be_removed(reg: Registry) -> Non
     with pytest.raises(InvalidInput, match="cannot be removed"):
         reg.put_event_type("payment", ["amount", "ip_address"], ["customer"], ["fraud"])
     reg.create_variable("email_address", "STRING", "EVENT", "x")
-    reg.put_event_type("payment", ["amount", "ip_address", "email_address"], ["customer"], ["fraud", "legit"])
+    reg.put_event_type(
+        "payment", ["amount", "ip_address", "email_address"], ["customer"], ["fraud", "legit"]
+    )
     assert reg.event_type("payment")["eventVariables"][-1] == "email_address"
 
 
@@ -54,7 +58,9 @@ def test_rules_must_use_known_variables_outcomes_and_lists(reg: Registry) -> Non
     with pytest.raises(InvalidInput, match="blocked_ips"):
         reg.create_rule("r1", "det", "$ip_address in @blocked_ips", ["block"])
     reg.create_list("blocked_ips", ["10.0.0.1"])
-    assert reg.create_rule("r1", "det", "$ip_address in @blocked_ips", ["block"])["ruleVersion"] == "1"
+    assert (
+        reg.create_rule("r1", "det", "$ip_address in @blocked_ips", ["block"])["ruleVersion"] == "1"
+    )
 
 
 def test_rule_versions_keep_the_old_one(reg: Registry) -> None:

@@ -234,6 +234,8 @@ def parse_transaction(data: Mapping[str, Any] | bytes | str) -> Transaction:
     try:
         return Transaction.model_validate(data)
     except ValidationError as exc:
-        problems = [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
+        problems = [
+            (".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()
+        ]
         detail = "; ".join(f"{where}: {what}" for where, what in problems)
         raise InvalidInput(f"invalid transaction: {detail}", problems) from None

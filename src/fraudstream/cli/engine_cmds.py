@@ -39,7 +39,9 @@ def train(csv: Path, home: Path) -> None:
     try:
         with progress_steps() as steps:
             result = install_default_detector(engine, csv, progress=steps.update)
-        model = engine.registry.model_version("fraudstream_model", "TRANSACTION_FRAUD_INSIGHTS", result["model_version"])
+        model = engine.registry.model_version(
+            "fraudstream_model", "TRANSACTION_FRAUD_INSIGHTS", result["model_version"]
+        )
         tr = model["trainingResultV2"]
         console.print(metrics_table(result["metrics"]))
         console.print(threshold_table(tr["trainingMetricsV2"]["tfi"]["metricDataPoints"]))
@@ -134,7 +136,9 @@ def predict(
                 click.echo(f"line {number}: {exc}", err=True)
                 continue
             p = engine.predict(event, detector, version_id)
-            sys.stdout.write(orjson.dumps({"event_id": event.event_id, **p.to_dict()}).decode() + "\n")
+            sys.stdout.write(
+                orjson.dumps({"event_id": event.event_id, **p.to_dict()}).decode() + "\n"
+            )
     finally:
         engine.close()
     if bad:

@@ -26,7 +26,7 @@ OUTCOMES = {"approve": "let it through", "review": "hold for an analyst", "block
 TRANSACTION_VARIABLES: tuple[tuple[str, str, str, str], ...] = (
     ("transaction_amt", "FLOAT", "PRICE", "0.0"),
     ("email_address", "STRING", "EMAIL_ADDRESS", "unknown@unknown.invalid"),
-    ("ip_address", "STRING", "IP_ADDRESS", "0.0.0.0"),
+    ("ip_address", "STRING", "IP_ADDRESS", "0.0.0.0"),  # noqa: S104 (a default value)
     ("transaction_currency", "STRING", "CURRENCY_CODE", "USD"),
     ("billing_longitude", "FLOAT", "NUMERIC", "0.0"),
     ("billing_state", "STRING", "BILLING_STATE", "unknown"),

@@ -25,8 +25,8 @@ from fraudstream.detector.models import TrainedModel
 from fraudstream.detector.prediction import Prediction, RuleResult
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore, score_variable
 from fraudstream.detector.rules import RuleExpression, parse_rule
-from fraudstream.events import Event
 from fraudstream.errors import NotFound
+from fraudstream.events import Event
 
 Explain = Literal["all", "flagged", "none"]
 #: Outcomes that need no explanation under ``explain="flagged"``.
@@ -89,9 +89,7 @@ class Engine:
         self._checked = float("-inf")
 
     @classmethod
-    def open(
-        cls, home: Path | str, *, state: StateStore | None = None, **options: Any
-    ) -> Engine:
+    def open(cls, home: Path | str, *, state: StateStore | None = None, **options: Any) -> Engine:
         """The embedded installation in a folder: registry, events and state as SQLite files."""
         home = Path(home)
         home.mkdir(parents=True, exist_ok=True)
@@ -102,7 +100,7 @@ class Engine:
     # -- compiled versions ------------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> None:
-        """Drop compiled versions if the registry changed (checked at most every refresh_seconds)."""
+        """Drop compiled versions if the registry changed (checked every refresh_seconds)."""
         now = self._clock()
         if not force and now - self._checked < self.refresh_seconds:
             return
@@ -199,7 +197,8 @@ class Engine:
         with self._lock:
             vectors, duplicate = self._features(cv, event, update=store if learn is None else learn)
         scores = {
-            m.score_name: float(m.model.score(vec)) for m, vec in zip(cv.models, vectors, strict=True)
+            m.score_name: float(m.model.score(vec))
+            for m, vec in zip(cv.models, vectors, strict=True)
         }
         variables: dict[str, Any] = {**cv.defaults, **event.variables, **scores}
         evaluated = []
@@ -232,7 +231,11 @@ class Engine:
         if store:
             self.events.put_event(event)
             self.events.put_prediction(
-                event, cv.detector_id, cv.version_id, prediction.outcome, self._record(event, prediction)
+                event,
+                cv.detector_id,
+                cv.version_id,
+                prediction.outcome,
+                self._record(event, prediction),
             )
         return prediction
 
@@ -292,11 +295,11 @@ class Engine:
         finally:
             self.explain = saved
 
-    def observe(self, event: Event, label: str | None = None, label_time: float | None = None) -> None:
+    def observe(
+        self, event: Event, label: str | None = None, label_time: float | None = None
+    ) -> None:
         """Store an event and count it in the entity state without scoring it (AFD SendEvent)."""
-        extractors = {
-            id(x): x for _, x in self._models.values()
-        }
+        extractors = {id(x): x for _, x in self._models.values()}
         for extractor in extractors.values():
             with self._lock:
                 states = self.state.get_many(extractor.state_keys(event))

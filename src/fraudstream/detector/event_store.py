@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from fraudstream.events import Event
 from fraudstream.errors import NotFound
+from fraudstream.events import Event
 
 FLUSH_ROWS = 500
 FLUSH_SECONDS = 0.5
@@ -38,6 +38,7 @@ class EventStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
         self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
         self._events: list[tuple[Any, ...]] = []
         self._predictions: list[tuple[Any, ...]] = []
         self._last_flush = time.monotonic()
@@ -107,8 +108,17 @@ class EventStore:
             self.flush()
 
     def flush(self) -> None:
+        # Swap the buffers under the buffer lock, write them under the write lock: scorers
+        # keep appending while rows go to disk instead of waiting for the commit. Taking the
+        # write lock before releasing the buffer lock keeps writes in order, and a reader
+        # (which flushes first, holding the buffer lock) never overlaps a write.
         with self._lock:
-            if self._events or self._predictions:
+            events, self._events = self._events, []
+            predictions, self._predictions = self._predictions, []
+            self._last_flush = time.monotonic()
+            self._write_lock.acquire()
+        try:
+            if events or predictions:
                 with self._db:
                     # Keep a label that arrived before the event was re-sent without one.
                     self._db.executemany(
@@ -118,16 +128,20 @@ class EventStore:
                           event_time=excluded.event_time, variables=excluded.variables,
                           label=coalesce(excluded.label, label),
                           label_time=coalesce(excluded.label_time, label_time)""",
-                        self._events,
+                        events,
                     )
                     self._db.executemany(
                         "INSERT INTO predictions (event_type, event_id, detector_id, "
                         "detector_version_id, predicted_at, outcome, body) VALUES (?,?,?,?,?,?,?)",
-                        self._predictions,
+                        predictions,
                     )
-                self._events.clear()
-                self._predictions.clear()
-            self._last_flush = time.monotonic()
+        except BaseException:
+            self._write_lock.release()  # before taking the buffer lock: lock order
+            with self._lock:  # not written: keep them for the next flush
+                self._events[:0] = events
+                self._predictions[:0] = predictions
+            raise
+        self._write_lock.release()
 
     def update_label(self, event_type: str, event_id: str, label: str, label_time: float) -> None:
         with self._lock:
@@ -208,7 +222,8 @@ class EventStore:
         before_id: int | None = None,
     ) -> list[tuple[int, dict[str, Any]]]:
         """Newest first, as (cursor id, prediction body); ``before_id`` pages further back."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[Any] = []
         for column, value in (
             ("event_id", event_id),
             ("event_type", event_type),

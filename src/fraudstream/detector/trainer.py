@@ -126,7 +126,9 @@ def training_result(model: TrainedModel, model_type: str) -> dict[str, Any]:
         {"fpr": r["fpr"], "precision": r["precision"], "tpr": r["tpr"], "threshold": r["threshold"]}
         for r in m["threshold_table"]
     ]
-    key = {"ONLINE_FRAUD_INSIGHTS": "ofi", "ACCOUNT_TAKEOVER_INSIGHTS": "ati"}.get(model_type, "tfi")
+    key = {"ONLINE_FRAUD_INSIGHTS": "ofi", "ACCOUNT_TAKEOVER_INSIGHTS": "ati"}.get(
+        model_type, "tfi"
+    )
     return {
         "dataValidationMetrics": {"fileLevelMessages": [], "fieldLevelMessages": []},
         "trainingMetricsV2": {

@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from fraudstream.events import Event, parse_time
 from fraudstream.errors import InvalidInput
+from fraudstream.events import Event, parse_time
 
 META_COLUMNS = (
     "EVENT_ID",
@@ -127,9 +127,11 @@ def read_afd_csv(
     required = ["EVENT_TIMESTAMP", "EVENT_LABEL"]
     if require_entity:
         required += ["ENTITY_ID", "ENTITY_TYPE"]
-    variables = list(model_variables) if model_variables else [
-        c for c in frame.columns if c not in META_COLUMNS
-    ]
+    variables = (
+        list(model_variables)
+        if model_variables
+        else [c for c in frame.columns if c not in META_COLUMNS]
+    )
     missing = [c for c in (*required, *variables) if c not in frame.columns]
     if missing:
         raise InvalidInput(
@@ -138,7 +140,9 @@ def read_afd_csv(
         )
     unknown = [v for v in variables if v not in data_types]
     if unknown:
-        raise InvalidInput(f"{path.name}: column(s) {', '.join(unknown)} are not variables of {event_type}")
+        raise InvalidInput(
+            f"{path.name}: column(s) {', '.join(unknown)} are not variables of {event_type}"
+        )
     labels_of = label_index(label_mapper)
     default_label = _unlabelled(unlabeled)
     columns = {c: frame[c].tolist() for c in frame.columns}

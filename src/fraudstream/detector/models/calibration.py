@@ -34,7 +34,7 @@ def score_for_fpr(fpr: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """The score whose estimated false positive rate is ``fpr``."""
     clipped = np.clip(np.asarray(fpr, dtype=np.float64), ANCHORS[-1][0], 1.0)
     # np.interp needs increasing x: log FPR decreases along the anchors, so reverse both.
-    return np.interp(np.log10(clipped), _LOG_FPR[::-1], _SCORES[::-1])
+    return np.asarray(np.interp(np.log10(clipped), _LOG_FPR[::-1], _SCORES[::-1]), np.float64)
 
 
 def fpr_for_score(score: float) -> float:

@@ -90,9 +90,7 @@ def train(
     callbacks: list[Callable[..., None]] = [lgb.early_stopping(40, verbose=False)]
     if on_round is not None:
         callbacks.append(lambda env: on_round(env.iteration + 1, MAX_ROUNDS))
-    booster = lgb.train(
-        merged, train_set, MAX_ROUNDS, valid_sets=[stop_set], callbacks=callbacks
-    )
+    booster = lgb.train(merged, train_set, MAX_ROUNDS, valid_sets=[stop_set], callbacks=callbacks)
     booster.free_dataset()
     # Keep only the trees up to the best iteration, so serving costs no more than it must.
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))

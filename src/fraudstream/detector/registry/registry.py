@@ -25,7 +25,6 @@ LIST_UPDATE_MODES = ("REPLACE", "APPEND", "REMOVE")
 MAX_LIST_ELEMENTS = 100_000
 
 
-
 def score_variable(model_id: str) -> str:
     """The variable a model's score is published as, as in AFD."""
     return f"{model_id}_insightscore"
@@ -105,9 +104,7 @@ class Registry:
         return self._get_named("outcome", name, "outcome")
 
     def delete_outcome(self, name: str) -> None:
-        users = (
-            f"rule {r['ruleId']}" for r in self.store.list("rule") if name in r["outcomes"]
-        )
+        users = (f"rule {r['ruleId']}" for r in self.store.list("rule") if name in r["outcomes"])
         self._delete_unused("outcome", name, "outcome", users)
 
     # -- variables ---------------------------------------------------------------------------
@@ -358,7 +355,9 @@ class Registry:
                 "TRAINING_CANCELLED": {"TRAINING_IN_PROGRESS"},
             }[status]
             if current not in allowed and current != status:
-                raise Conflict(f"model version {model_id} {number} is {current}; cannot set {status}")
+                raise Conflict(
+                    f"model version {model_id} {number} is {current}; cannot set {status}"
+                )
             if status == "INACTIVE":
                 users = self._detector_versions_using_model(model_id, number, active_only=True)
                 if users:
@@ -473,7 +472,9 @@ class Registry:
         if self.store.list("rule", f"{detector_id}/{rule_id}/"):
             raise Conflict(f"rule {rule_id!r} already exists; use UpdateRuleVersion")
         self._check_rule(detector_id, expression, language, outcomes)
-        return self._put_rule(rule_id, detector_id, "1", expression, outcomes, language, description)
+        return self._put_rule(
+            rule_id, detector_id, "1", expression, outcomes, language, description
+        )
 
     def _put_rule(
         self,
@@ -567,7 +568,11 @@ class Registry:
             if rule["detectorId"] != detector_id:
                 raise InvalidInput(f"rule {ref['ruleId']} belongs to another detector")
             clean_rules.append(
-                {"detectorId": detector_id, "ruleId": ref["ruleId"], "ruleVersion": ref["ruleVersion"]}
+                {
+                    "detectorId": detector_id,
+                    "ruleId": ref["ruleId"],
+                    "ruleVersion": ref["ruleVersion"],
+                }
             )
         event_type = self.detector(detector_id)["eventTypeName"]
         clean_models = []
@@ -646,7 +651,9 @@ class Registry:
         with self.store.transaction():
             doc = self.detector_version(detector_id, version_id)
             if doc["status"] != "DRAFT":
-                raise Conflict(f"only DRAFT versions can be edited; version {version_id} is {doc['status']}")
+                raise Conflict(
+                    f"only DRAFT versions can be edited; version {version_id} is {doc['status']}"
+                )
             mode = rule_execution_mode or doc["ruleExecutionMode"]
             doc["rules"], doc["modelVersions"] = self._check_version_parts(
                 detector_id, rules, model_versions, mode
@@ -684,7 +691,9 @@ class Registry:
                             other,
                         )
                 for ref in doc["modelVersions"]:
-                    mv = self.model_version(ref["modelId"], ref["modelType"], ref["modelVersionNumber"])
+                    mv = self.model_version(
+                        ref["modelId"], ref["modelType"], ref["modelVersionNumber"]
+                    )
                     if mv["status"] != "ACTIVE":
                         mv["status"] = "ACTIVE"
                         self.store.put(

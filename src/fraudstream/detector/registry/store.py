@@ -114,12 +114,10 @@ class SQLiteDocumentStore(DocumentStore):
             row = self._db.execute(
                 "SELECT body FROM docs WHERE kind=? AND key=?", (kind, key)
             ).fetchone()
-        return None if row is None else orjson.loads(row[0])  # type: ignore[no-any-return]
+        return None if row is None else orjson.loads(row[0])
 
     def put(self, kind: str, key: str, doc: Doc) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", (kind, key, orjson.dumps(doc))
-        )
+        self._write("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", (kind, key, orjson.dumps(doc)))
 
     def delete(self, kind: str, key: str) -> bool:
         return self._write("DELETE FROM docs WHERE kind=? AND key=?", (kind, key)) > 0
