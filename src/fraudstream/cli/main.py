@@ -65,7 +65,9 @@ def register(*commands: Any) -> None:
 
 
 def main() -> None:
+    # Imported here: these modules import this one (home_option, friendly_errors).
+    from fraudstream.api.cli import api
     from fraudstream.cli import engine_cmds
 
-    register(*engine_cmds.COMMANDS)
+    register(*engine_cmds.COMMANDS, api)
     cli(prog_name="fraudstream")

@@ -13,7 +13,7 @@ to a score by log-linear interpolation through fixed anchors.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,11 @@ class ScoreCalibrator:
     """Legitimate raw-score quantiles (ascending) measured on the validation period."""
 
     legit_quantiles: tuple[float, ...]
+    _q: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Scoring is on the hot path: convert the quantiles to an array once, not per call.
+        object.__setattr__(self, "_q", np.asarray(self.legit_quantiles, dtype=np.float64))
 
     @classmethod
     def fit(cls, legit_raw: npt.NDArray[np.float64], points: int = 4001) -> ScoreCalibrator:
@@ -57,7 +62,7 @@ class ScoreCalibrator:
         return cls(tuple(float(q) for q in qs))
 
     def fpr(self, raw: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        q = np.asarray(self.legit_quantiles)
+        q = self._q
         # Share of legitimate events with a raw score >= raw; a small floor keeps the top finite.
         below = np.searchsorted(q, np.asarray(raw, dtype=np.float64), side="left") / (q.size - 1)
         return np.clip(1.0 - below, 0.0, 1.0)
@@ -66,4 +71,16 @@ class ScoreCalibrator:
         return np.rint(score_for_fpr(self.fpr(raw))).astype(np.int64)
 
     def score(self, raw: float) -> int:
-        return int(self.scores(np.array([raw]))[0])
+        """One score without array overhead (the per-decision path)."""
+        q = self._q
+        fpr = 1.0 - int(q.searchsorted(raw, side="left")) / (q.size - 1)
+        return round(_score_for_fpr_scalar(fpr))
+
+
+def _score_for_fpr_scalar(fpr: float) -> float:
+    log_fpr = math.log10(min(max(fpr, ANCHORS[-1][0]), 1.0))
+    for (f_hi, s_lo), (f_lo, s_hi) in zip(ANCHORS, ANCHORS[1:], strict=False):
+        lo, hi = math.log10(f_lo), math.log10(f_hi)
+        if log_fpr >= lo:
+            return s_lo + (s_hi - s_lo) * (hi - log_fpr) / (hi - lo)
+    return ANCHORS[-1][1]
