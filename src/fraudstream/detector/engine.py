@@ -298,14 +298,31 @@ class Engine:
     def observe(
         self, event: Event, label: str | None = None, label_time: float | None = None
     ) -> None:
-        """Store an event and count it in the entity state without scoring it (AFD SendEvent)."""
-        extractors = {id(x): x for _, x in self._models.values()}
-        for extractor in extractors.values():
+        """Store an event and count it in the entity state without scoring it (AFD SendEvent).
+
+        The state is updated for the models of every detector whose ACTIVE version scores this
+        event type, so later predictions see the event in the entity's history.
+        """
+        for extractor in self._extractors_for(event.event_type):
             with self._lock:
                 states = self.state.get_many(extractor.state_keys(event))
-                extractor.update(event, states)
-                self.state.put_many({k: v for k, v in states.items() if v is not None})
+                if extractor.update(event, states):
+                    self.state.put_many({k: v for k, v in states.items() if v is not None})
         self.events.put_event(event, label, label_time)
+
+    def _extractors_for(self, event_type: str) -> list[FeatureExtractor]:
+        self.refresh()
+        found: dict[int, FeatureExtractor] = {}
+        for detector in self.registry.get_detectors():
+            if detector["eventTypeName"] != event_type:
+                continue
+            try:
+                cv = self.compiled(detector["detectorId"])
+            except NotFound:
+                continue
+            for model in cv.models:
+                found.setdefault(id(model.extractor), model.extractor)
+        return list(found.values())
 
     def flush(self) -> None:
         self.events.flush()
