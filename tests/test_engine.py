@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from fixtures.detector import TRAINING_CUSTOMERS, TRAINING_SEED
 from fraudstream.detector import Engine
 from fraudstream.detector.defaults import DETECTOR_ID, MODEL_ID, MODEL_TYPE
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore
 from fraudstream.detector.trainer import run_training
 from fraudstream.events import Event, parse_transaction
-from fraudstream.simulate import FakeClock, LiveGenerator, Truth
+from fraudstream.simulate import FakeClock, LiveGenerator, Truth, build_population
 
 pytest_plugins = ["fixtures.detector"]
 
@@ -21,10 +22,6 @@ SCORE = f"${MODEL_ID}_insightscore"
 
 
 def live_events(n: int, *, seed: int = 11, fraud_rate: float = 0.05) -> list[tuple[Event, Truth]]:
-    from fixtures.detector import TRAINING_CUSTOMERS, TRAINING_SEED
-
-    from fraudstream.simulate import build_population
-
     clock = FakeClock(1_700_000_000.0)
     gen = LiveGenerator(
         50.0,
@@ -129,7 +126,7 @@ def test_a_replayed_event_is_flagged_and_not_counted_twice(engine: Engine) -> No
 
 def test_labels_on_stored_events_train_a_new_model_version(engine: Engine) -> None:
     pairs = live_events(6000, fraud_rate=0.05)
-    for event, truth in pairs:
+    for event, _ in pairs:
         engine.predict(event, DETECTOR_ID)
     for event, truth in pairs:
         label = "fraud" if truth.is_fraud else "legit"
