@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["fixtures.kafka_broker"]
+pytest_plugins = ["fixtures.kafka_broker", "fixtures.redis_server", "fixtures.detector"]

@@ -25,7 +25,6 @@ from fraudstream.detector.features import (
 )
 from fraudstream.events import Event
 
-pytest_plugins = ["fixtures.redis_server"]
 pytestmark = pytest.mark.redis
 
 # A separate process scoring a slice of events through Redis; writes its vectors as .npy.
