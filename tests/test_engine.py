@@ -16,7 +16,6 @@ from fraudstream.detector.trainer import run_training
 from fraudstream.events import Event, parse_transaction
 from fraudstream.simulate import FakeClock, LiveGenerator, Truth, build_population
 
-
 SCORE = f"${MODEL_ID}_insightscore"
 
 

@@ -28,7 +28,6 @@ from fraudstream.stream.transport import (
 from fraudstream.stream.transport.embedded import EmbeddedTransport
 from fraudstream.stream.transport.kafka import KafkaTransport
 
-
 # Fast group rebalances and fetches for tests; production keeps librdkafka's defaults.
 KAFKA_TEST_CONFIG = {
     "consumer.session.timeout.ms": 6000,

@@ -12,6 +12,7 @@ to a score by log-linear interpolation through fixed anchors.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -79,7 +80,7 @@ class ScoreCalibrator:
 
 def _score_for_fpr_scalar(fpr: float) -> float:
     log_fpr = math.log10(min(max(fpr, ANCHORS[-1][0]), 1.0))
-    for (f_hi, s_lo), (f_lo, s_hi) in zip(ANCHORS, ANCHORS[1:], strict=False):
+    for (f_hi, s_lo), (f_lo, s_hi) in itertools.pairwise(ANCHORS):
         lo, hi = math.log10(f_lo), math.log10(f_hi)
         if log_fpr >= lo:
             return s_lo + (s_hi - s_lo) * (hi - log_fpr) / (hi - lo)
