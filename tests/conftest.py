@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["fixtures.kafka_broker", "fixtures.redis_server", "fixtures.detector"]
+pytest_plugins = [
+    "fixtures.kafka_broker",
+    "fixtures.redis_server",
+    "fixtures.detector",
+    "fixtures.postgres_server",
+    "fixtures.smtp_server",
+    "fixtures.http_receiver",
+]
