@@ -427,7 +427,10 @@ class KafkaTransactionalProducer(_ProducerBase, TransactionalProducer):
         self._open = False
         self._fenced = False
         self._broken: str | None = None  # why this producer cannot be used any more
-        self._call(lambda: self._producer.init_transactions(transport.timeout), "init")
+        try:
+            self._call(lambda: self._producer.init_transactions(transport.timeout), "init")
+        except KafkaException as exc:
+            raise TransportError(f"init_transactions failed: {_describe(exc)}") from exc
 
     @property
     def in_transaction(self) -> bool:
@@ -607,8 +610,16 @@ class KafkaConsumer(Consumer):
         self._check_open()
         if max_messages < 1:
             raise TransportInputError("max_messages must be >= 1")
+        # librdkafka's consume() waits until it has ``num_messages`` or the timeout passed; the
+        # contract is to wait only for the first message. So: take what is there; if nothing
+        # is, wait for one message, then take whatever else is there by then.
+        consume = self._consumer.consume
         try:
-            raw = self._consumer.consume(num_messages=max_messages, timeout=max(timeout, 0.0))
+            raw = consume(num_messages=max_messages, timeout=0)
+            if not raw and timeout > 0:
+                raw = consume(num_messages=1, timeout=timeout)
+                if raw and max_messages > 1:
+                    raw += consume(num_messages=max_messages - 1, timeout=0)
         except KafkaException as exc:
             raise TransportError(f"poll failed: {_describe(exc)}") from exc
         out: list[Message] = []
