@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,11 +18,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click
 import orjson
 
+from fraudstream.alerts.errors import SignatureError
+from fraudstream.alerts.signing import SIGNATURE_HEADER, verify_signature
 from fraudstream.cli.demo_setup import DemoSetup, prepare
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.cli.output import console, metrics_table, progress_steps
@@ -38,6 +42,7 @@ class Service:
     name: str
     args: list[str]
     log: Path
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -48,6 +53,7 @@ class Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
                 # Own process group: the terminal's Ctrl-C reaches only us, and we stop the
                 # children in order instead of all at once.
                 start_new_session=True,
@@ -78,11 +84,34 @@ def time_scale(setup: DemoSetup, rate_per_s: float) -> float:
     return rate_per_s / history_rate
 
 
-def services(home: Path, setup: DemoSetup, rate: float, metrics_port: int) -> list[Service]:
+def services(
+    home: Path, setup: DemoSetup, rate: float, ports: DemoPorts, webhook_secret: str
+) -> list[Service]:
+    """The pipeline's parts, sinks first so nothing the producer writes waits on them."""
     logs = home / "logs"
     h = ["--home", str(home)]
+    dashboard = f"http://127.0.0.1:{ports.api}"
     return [
-        Service("processor", ["process", *h, "--metrics-port", str(metrics_port)], logs / "processor.log"),
+        Service("sink", ["sink", *h], logs / "sink.log"),
+        Service(
+            "alerts",
+            [
+                "alerts",
+                *h,
+                "--webhook-url",
+                f"http://127.0.0.1:{ports.webhook}/alerts",
+                "--dashboard-url",
+                dashboard,
+            ],
+            logs / "alerts.log",
+            env={"FRAUDSTREAM_WEBHOOK_SECRET": webhook_secret},
+        ),
+        Service("api", ["api", "serve", *h, "--port", str(ports.api), "--demo"], logs / "api.log"),
+        Service(
+            "processor",
+            ["process", *h, "--metrics-port", str(ports.metrics)],
+            logs / "processor.log",
+        ),
         Service(
             "producer",
             [
@@ -102,6 +131,50 @@ def services(home: Path, setup: DemoSetup, rate: float, metrics_port: int) -> li
             logs / "producer.log",
         ),
     ]
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    api: int = 8080
+    metrics: int = 9108
+    webhook: int = 0
+
+
+class AlertInbox:
+    """A webhook receiver standing in for the team's chat or case tool: it verifies each
+    alert's HMAC signature and prints the alert, so the demo shows real deliveries."""
+
+    def __init__(self, secret: str) -> None:
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    verify_signature(secret, self.headers.get(SIGNATURE_HEADER), body)
+                except SignatureError:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                self.send_response(204)
+                self.end_headers()
+                inbox.received(orjson.loads(body))
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.count = 0
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def received(self, payload: dict[str, object]) -> None:
+        self.count += 1
+        subject = payload.get("subject") or str(payload.get("text", "")).split("\n", 1)[0]
+        console.print(f"[magenta]alert delivered (signed webhook):[/] {subject}", highlight=False)
+
+    def close(self) -> None:
+        self.server.shutdown()
 
 
 @contextlib.contextmanager
@@ -191,6 +264,7 @@ class Tail:
     "--history-events", default=200_000, show_default=True, help="Events to train on (first run)."
 )
 @click.option("--metrics-port", default=9108, show_default=True, help="Processor metrics port.")
+@click.option("--api-port", default=8080, show_default=True, help="API and dashboard port.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @friendly_errors
 def demo(
@@ -199,6 +273,7 @@ def demo(
     customers: int,
     history_events: int,
     metrics_port: int,
+    api_port: int,
     duration: float | None,
 ) -> None:
     """Run the live pipeline on this machine: producer -> processor -> decisions."""
@@ -213,13 +288,19 @@ def demo(
         setup, summary = prepare(home, wanted, progress=steps.update)
     if summary is not None:
         console.print(metrics_table(summary["metrics"], "Default model on the held-out period"))
-    parts = services(home, setup, rate, metrics_port)
+    secret = secrets.token_urlsafe(24)
+    inbox = AlertInbox(secret)
+    ports = DemoPorts(api=api_port, metrics=metrics_port, webhook=inbox.port)
+    parts = services(home, setup, rate, ports, secret)
     console.print(
         f"[bold]fraudstream demo[/] in {home}\n"
         f"  producer  -> {rate:g} transactions/s (with bursts) into topic 'transactions'\n"
         f"  processor -> scores with detector 'fraudstream_detector' (review >= "
         f"{setup.review_threshold}, block >= {setup.block_threshold}) into "
         f"'processed_transactions'\n"
+        f"  sink      -> every decision into {home / 'decisions.db'}\n"
+        f"  alerts    -> a signed webhook for every block (received and verified below)\n"
+        f"  dashboard -> http://127.0.0.1:{api_port}/ (log-in printed in logs/api.log)\n"
         f"  metrics   -> http://127.0.0.1:{metrics_port}/metrics   logs -> {home / 'logs'}\n"
         "Blocked transactions are shown as they happen; Ctrl-C stops everything.",
         highlight=False,
@@ -233,4 +314,7 @@ def demo(
             Tail(home).run(stop, parts)
         except KeyboardInterrupt:
             console.print("stopping...")
-    console.print("stopped; run `make demo` again to continue where it left off.")
+    inbox.close()
+    console.print(
+        f"stopped after {inbox.count} alerts; run `make demo` again to continue where it left off."
+    )
