@@ -227,9 +227,10 @@ class Tail:
         outcome = str(fd.get("outcome"))
         self.outcomes[outcome] += 1
         self.seen += 1
-        ttdf = fd.get("ttdf")
-        if isinstance(ttdf, int | float):
-            self.latencies.append(float(ttdf))
+        # Not fd.ttdf: the demo's event times are simulated (accelerated) time.
+        latency = fd.get("queue_time")
+        if isinstance(latency, int | float):
+            self.latencies.append(float(latency))
         if outcome == "block":
             scores = fd.get("scores") or {}
             score = next(iter(scores.values()), None) if isinstance(scores, dict) else None

@@ -67,7 +67,15 @@ def register(*commands: Any) -> None:
 def main() -> None:
     # Imported here: these modules import this one (home_option, friendly_errors).
     from fraudstream.api.cli import api
-    from fraudstream.cli import alert_cmds, engine_cmds, sink_cmds
+    from fraudstream.cli import alert_cmds, engine_cmds, sink_cmds, stream_cmds
+    from fraudstream.cli.demo import demo
 
-    register(*engine_cmds.COMMANDS, *sink_cmds.COMMANDS, *alert_cmds.COMMANDS, api)
+    register(
+        demo,
+        *engine_cmds.COMMANDS,
+        *stream_cmds.COMMANDS,
+        *sink_cmds.COMMANDS,
+        *alert_cmds.COMMANDS,
+        api,
+    )
     cli(prog_name="fraudstream")

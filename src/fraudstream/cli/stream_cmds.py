@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import click
@@ -140,6 +140,13 @@ def _logging() -> None:
 )
 @click.option("--seed", default=0, show_default=True, help="Simulator seed (same as training).")
 @click.option("--customers", default=2_000, show_default=True, help="Simulated customers.")
+@click.option(
+    "--time-scale",
+    default="1",
+    show_default=True,
+    help="Simulated seconds per real second, or 'natural' (customers at their habits' pace).",
+)
+@click.option("--run-id", type=int, default=None, help="Seed of this run's events (default: now).")
 @click.option("--fraud-rate", type=click.FloatRange(0, 0.5), help="Simulated fraud share.")
 @click.option("--bursts/--no-bursts", default=True, show_default=True, help="Rate spikes.")
 @click.option(
@@ -165,6 +172,8 @@ def produce(
     fmt: str,
     seed: int,
     customers: int,
+    time_scale: str,
+    run_id: int | None,
     fraud_rate: float | None,
     bursts: bool,
     burst_every: float,
@@ -206,6 +215,8 @@ def produce(
             n_customers=customers,
             fraud_rate=fraud_rate,
             limit=limit,
+            time_scale=_time_scale(time_scale),
+            run_id=int(time.time()) if run_id is None else run_id,
         )
     stop = threading.Event()
     if duration is not None:
@@ -230,6 +241,19 @@ def produce(
         f"produced {stats.sent} events ({stats.truths} truth labels) in"
         f" {time.monotonic() - started:.1f}s"
     )
+
+
+def _time_scale(text: str) -> float | Literal["natural"]:
+    if text == "natural":
+        return "natural"
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--time-scale must be a positive number or 'natural', got {text!r}",
+            [("time_scale", "not a number")],
+        ) from None
+    return value
 
 
 # --------------------------------------------------------------------------- process

@@ -23,12 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 
 from fraudstream.errors import InvalidInput
-from fraudstream.simulate import Burst, LiveGenerator, Truth
+from fraudstream.simulate import Burst, LiveGenerator, Truth, build_population
 from fraudstream.stream.delivery import Backoff, Retrier
 from fraudstream.stream.replay import Item, dumps
 from fraudstream.stream.topics import Topics
@@ -89,16 +89,25 @@ def simulated(
     limit: int | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    time_scale: float | Literal["natural"] = 1.0,
+    run_id: int | None = None,
 ) -> Iterator[tuple[dict[str, Any], Truth]]:
-    """The simulator's live stream as producer items, paced by ``clock`` / ``sleep``."""
+    """The simulator's live stream as producer items, paced by ``clock`` / ``sleep``.
+
+    ``seed`` picks the customers (the same seed as the training history continues the same
+    population); ``run_id`` seeds this run's events, so a restarted producer sends new event
+    ids instead of repeating the last run's. ``time_scale`` is simulated seconds per second:
+    it keeps each customer as busy as in the history the model learned from.
+    """
     options: dict[str, Any] = {}
     if fraud_rate is not None:
         options["fraud_rate"] = fraud_rate
     generator = LiveGenerator(
         rate_per_s,
         burst=burst,
-        seed=seed,
-        n_customers=n_customers,
+        seed=seed if run_id is None else run_id,
+        population=build_population(n_customers, seed),
+        time_scale=time_scale,
         clock=clock,
         sleep=sleep,
         limit=limit,

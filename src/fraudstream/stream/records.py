@@ -9,6 +9,7 @@ reference system's, with our additions::
             "ttdf": 12.3,                # event time -> decision, ms
             "proc_time": 11.1,           # event time -> scoring start, ms
             "frauddetector_time": 1.2,   # scoring, ms
+            "queue_time": 3.4,           # input appended to the log -> decision, ms
             "decision_time": "2025-01-01T00:00:00.012Z",
             "outcomes": [...], "scores": {...}, "rules": [...], "reasons": [...],
             "detector_id": "...", "detector_version_id": "1", "model_versions": [...],
@@ -102,6 +103,9 @@ def decision_output(
         "ttdf": round((finished - event_time) * 1000.0, 3),
         "proc_time": round((started - event_time) * 1000.0, 3),
         "frauddetector_time": round(scoring_ms, 3),
+        # From the input's append to the log to the decision: the pipeline's own latency,
+        # meaningful even when event times are simulated or come from skewed clocks.
+        "queue_time": round(finished * 1000.0 - message.timestamp_ms, 3),
         "decision_time": format_time(finished),
     }
     for key, value in prediction.items():
