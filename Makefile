@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint system-deps bench clean
+.PHONY: demo test lint system-deps flink-deps bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,16 +17,20 @@ demo: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
+# PyFlink lives in a venv of its own (its pins conflict with ours; see the script).
+flink-deps:
+	@bash scripts/flink-deps.sh
+
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m mypy
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps flink-deps lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .fraudstream .pytest_cache .mypy_cache .ruff_cache
