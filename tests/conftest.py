@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.postgres_server",
     "fixtures.smtp_server",
     "fixtures.http_receiver",
+    "fixtures.browser",
 ]

@@ -221,4 +221,8 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
         overrides={"/v1/predictions/batch": settings.max_batch_body_bytes},
     )
     app.add_middleware(AfdRouter, endpoint=AfdEndpoint(service, settings))
+    if settings.dashboard is not None:
+        from fraudstream.dashboard import install  # the one hook; see fraudstream.dashboard
+
+        install(app, engine, settings.dashboard)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +14,7 @@ from fraudstream.api.app import create_app
 from fraudstream.api.settings import Settings, SettingsError
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.cli.output import console, err_console
+from fraudstream.dashboard.cli import dashboard_options, open_dashboard
 from fraudstream.detector import Engine
 
 log = logging.getLogger("fraudstream.api")
@@ -47,6 +50,7 @@ def api() -> None:
     help="Generate a key pair and an API key and print them (never for production).",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
+@dashboard_options
 @friendly_errors
 def serve(
     host: str,
@@ -56,6 +60,7 @@ def serve(
     data_dirs: tuple[Path, ...],
     demo: bool,
     access_log: bool,
+    **dashboard: Any,
 ) -> None:
     """Serve until interrupted."""
     import uvicorn
@@ -68,8 +73,10 @@ def serve(
         sys.exit(2)
     for root in roots:
         root.mkdir(parents=True, exist_ok=True)
+    board = open_dashboard(home, f"http://{host}:{port}", demo=demo, **dashboard)
     engine = Engine.open(home)
     try:
+        settings = dataclasses.replace(settings, dashboard=board.config)
         if demo:
             key_id, secret = next(iter(settings.access_keys.items()))
             api_key = next(iter(settings.api_keys))
@@ -97,3 +104,4 @@ def serve(
         )
     finally:
         engine.close()
+        board.close()

@@ -23,11 +23,14 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from fraudstream.errors import FraudstreamError
+
+if TYPE_CHECKING:
+    from fraudstream.dashboard import DashboardConfig
 
 ENV_ACCESS_KEYS = "FRAUDSTREAM_API_KEYS"
 ENV_REST_KEYS = "FRAUDSTREAM_REST_KEYS"
@@ -62,6 +65,8 @@ class Settings:
     #: input and output). Empty: callers can name no local file at all.
     data_roots: tuple[Path, ...] = ()
     demo: bool = False
+    #: The dashboard at /dashboard (see fraudstream.dashboard); None: the APIs only.
+    dashboard: DashboardConfig | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for key_id, secret in self.access_keys.items():

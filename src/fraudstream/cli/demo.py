@@ -106,7 +106,20 @@ def services(
             logs / "alerts.log",
             env={"FRAUDSTREAM_WEBHOOK_SECRET": webhook_secret},
         ),
-        Service("api", ["api", "serve", *h, "--port", str(ports.api), "--demo"], logs / "api.log"),
+        Service(
+            "api",
+            [
+                "api",
+                "serve",
+                *h,
+                "--port",
+                str(ports.api),
+                "--demo",
+                "--metrics-url",
+                f"http://127.0.0.1:{ports.metrics}/metrics",
+            ],
+            logs / "api.log",
+        ),
         Service(
             "processor",
             ["process", *h, "--metrics-port", str(ports.metrics)],
@@ -301,7 +314,8 @@ def demo(
         f"'processed_transactions'\n"
         f"  sink      -> every decision into {home / 'decisions.db'}\n"
         f"  alerts    -> a signed webhook for every block (received and verified below)\n"
-        f"  dashboard -> http://127.0.0.1:{api_port}/ (log-in printed in logs/api.log)\n"
+        f"  dashboard -> http://127.0.0.1:{api_port}/dashboard/ (user analyst, password in "
+        f"{home / 'dashboard-credentials'})\n"
         f"  metrics   -> http://127.0.0.1:{metrics_port}/metrics   logs -> {home / 'logs'}\n"
         "Blocked transactions are shown as they happen; Ctrl-C stops everything.",
         highlight=False,
