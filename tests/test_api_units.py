@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -133,30 +134,43 @@ def test_sigv4_accepts_what_botocore_signs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "body", "code", "text"),
+    ("make_headers", "body", "code", "text"),
     [
-        (_signed(), b'{"x": 1}', "AccessDeniedException", "does not match"),
-        (_signed(secret="wrong-secret-0123456789"), b"{}", "AccessDeniedException", "match"),
-        (_signed(key="AKIAUNKNOWN00000"), b"{}", "UnrecognizedClientException", "invalid"),
+        (lambda: _signed(), b'{"x": 1}', "AccessDeniedException", "does not match"),
         (
-            _signed(when=datetime.now(UTC) - timedelta(minutes=16)),
+            lambda: _signed(secret="wrong-secret-0123456789"),
+            b"{}",
+            "AccessDeniedException",
+            "match",
+        ),
+        (
+            lambda: _signed(key="AKIAUNKNOWN00000"),
+            b"{}",
+            "UnrecognizedClientException",
+            "invalid",
+        ),
+        # Signed when the test runs, not when it is collected: a slow suite must not age them.
+        (
+            lambda: _signed(when=datetime.now(UTC) - timedelta(minutes=16)),
             b"{}",
             "AccessDeniedException",
             "expired",
         ),
         (
-            _signed(when=datetime.now(UTC) + timedelta(minutes=16)),
+            lambda: _signed(when=datetime.now(UTC) + timedelta(minutes=16)),
             b"{}",
             "AccessDeniedException",
             "expired",
         ),
-        ({"host": "x"}, b"{}", "AccessDeniedException", "missing Authorization"),
-        ({"authorization": "Basic abc"}, b"{}", "AccessDeniedException", "malformed"),
+        (lambda: {"host": "x"}, b"{}", "AccessDeniedException", "missing Authorization"),
+        (lambda: {"authorization": "Basic abc"}, b"{}", "AccessDeniedException", "malformed"),
     ],
 )
-def test_sigv4_rejects(headers: dict[str, str], body: bytes, code: str, text: str) -> None:
+def test_sigv4_rejects(
+    make_headers: Callable[[], dict[str, str]], body: bytes, code: str, text: str
+) -> None:
     with pytest.raises(ApiError) as info:
-        _verify(headers, body)
+        _verify(make_headers(), body)
     assert info.value.code == code
     assert info.value.status == 403
     assert text in info.value.message

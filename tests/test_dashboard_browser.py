@@ -18,7 +18,6 @@ from fraudstream.detector.defaults import DETECTOR_ID, EVENT_TYPE
 if TYPE_CHECKING:
     from fixtures.browser import BrowserPage, LiveDashboard
 
-# Until tests/conftest.py lists it with the other fixture plugins.
 
 PAGES = ("/", "/review", "/search", "/rules", "/models", "/rules/draft")
 
