@@ -123,7 +123,7 @@ def test_a_replayed_event_is_flagged_and_not_counted_twice(engine: Engine) -> No
 
 
 def test_labels_on_stored_events_train_a_new_model_version(engine: Engine) -> None:
-    pairs = live_events(6000, fraud_rate=0.05)
+    pairs = live_events(4000, fraud_rate=0.06)
     for event, _ in pairs:
         engine.predict(event, DETECTOR_ID)
     for event, truth in pairs:
