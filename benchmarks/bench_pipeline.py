@@ -4,19 +4,22 @@
         [--live-rate 3000] [--latency-rate 1000] [--seconds 20] [--recovery 100000]
         [--no-kafka] [--kafka noida|tansu|host:port] [--only throughput,live,latency,recovery]
 
-Processors run as real processes (``python -m fraudstream.cli.stream_cmds process``, at-least-once,
-batch 500) scoring with a default detector trained here on a small simulated history. For each
-transport (the embedded SQLite log, then Kafka on a broker started like the test fixture does):
+Processors run as real processes (``python -m fraudstream.cli.stream_cmds process``,
+at-least-once unless ``--exactly-once``, batch 500) scoring with a default detector trained here
+on a small simulated history. Simulated traffic uses ``--time-scale natural`` (each customer as
+busy as in the training history, so the decision mix is realistic). For each transport (the
+embedded SQLite log, then Kafka on a broker started like the test fixture does):
 
 * throughput: a backlog of ``--backlog`` transactions drained by 1 and 2 processors; outputs/s
-  between 5% and 95% of the outputs (start-up excluded);
+  between 5% and 95% of the outputs (start-up excluded), and outputs per CPU-second the
+  processors used in that window (what one core does, whatever else the machine runs);
 * live: the producer (its own process, ``fraudstream produce --rate``) at ``--live-rate`` with two
   processors for ``--seconds``: transactions produced/s and decisions written/s over the run,
   and the lag left when the producer stops;
 * latency: the producer at ``--latency-rate`` for ``--seconds`` with one processor; for every
-  event, the time from ``produce()`` to its decision being readable in
-  ``processed_transactions`` (a reader in this process; includes its poll delay, so an upper
-  bound of produce -> decision written), p50/p99 after a 3 s warm-up;
+  event, the time from ``produce()`` (the input's log timestamp, recovered from ``fd``) to its
+  decision being readable in ``processed_transactions`` (a reader in this process; includes its
+  poll delay, so an upper bound of produce -> decision written), p50/p99 after a 3 s warm-up;
 * recovery: ``--recovery`` transactions of backlog, one processor killed with SIGKILL after its
   first 2,000 outputs, then restarted: seconds from the restart to the first new output and to
   every input having an output (process start-up included).
@@ -174,7 +177,7 @@ def producer_cli(url: str, home: Path, prefix: str, rate: float, seconds: float,
         sys.executable, "-m", "fraudstream.cli.stream_cmds", "produce", "--broker", url,
         "--home", str(home), "--topic-prefix", prefix, "--rate", f"{rate}/s",
         "--duration", str(seconds), "--no-bursts", "--seed", str(TRAINING_SEED),
-        "--customers", str(TRAINING_CUSTOMERS),
+        "--customers", str(TRAINING_CUSTOMERS), "--time-scale", "natural",
     ]  # fmt: skip
     return Proc(cmd, log)
 
@@ -214,7 +217,7 @@ def backlog(url: str, topics: Topics, n: int) -> float:
     with open_transport(url) as transport, TransactionProducer(transport, topics) as producer:
         source = simulated(
             1000.0, seed=TRAINING_SEED, n_customers=TRAINING_CUSTOMERS, limit=n,
-            clock=clock.time, sleep=clock.sleep,
+            clock=clock.time, sleep=clock.sleep, time_scale="natural",
         )  # fmt: skip
         producer.run(source)
     return n / (time.perf_counter() - started)
@@ -223,6 +226,12 @@ def backlog(url: str, topics: Topics, n: int) -> float:
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, max(0, int(q * len(values) + 0.999999) - 1))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -237,24 +246,27 @@ def throughput(env: Env, n: int, processors: int) -> dict[str, Any]:
     url, home, topics, prefix = env.fresh(f"tp{processors}")
     with open_transport(url) as transport:
         ensure_topics(transport, PARTITIONS, topics)
-        produced_per_s = backlog(url, topics, n)
+        backlog(url, topics, n)
         procs = [
             processor(url, home, prefix, f"p{i}", env.tmp / f"{prefix}p{i}.log")
             for i in range(processors)
         ]
         try:
             t5 = wait_for(lambda: total(transport, topics.processed) >= 0.05 * n, "5%")
+            cpu5 = sum(cpu_seconds(p.proc.pid) for p in procs)
             t95 = wait_for(lambda: total(transport, topics.processed) >= 0.95 * n, "95%")
+            cpu95 = sum(cpu_seconds(p.proc.pid) for p in procs)
         finally:
             for p in procs:
                 p.stop()
     rate = 0.9 * n / (t95 - t5)
+    per_cpu = 0.9 * n / max(cpu95 - cpu5, 1e-9)
     print(
         f"  throughput  {env.name:<9} {processors} processor(s): {rate:>7,.0f} tx/s"
-        f"  (backlog {n:,}, produced at {produced_per_s:,.0f}/s; {load()})",
+        f"  ({per_cpu:,.0f} tx per processor CPU-second; backlog {n:,}; {load()})",
         flush=True,
     )
-    return {"rate": rate}
+    return {"rate": rate, "per_cpu_second": per_cpu}
 
 
 def live(env: Env, rate: float, seconds: float) -> dict[str, Any]:
@@ -319,11 +331,13 @@ def latency(env: Env, rate: float, seconds: float) -> dict[str, Any]:
             proc.stop()
     if SHOW_LOGS:
         print(proc.summaries())
-    # event_time is when the simulator made the event, just before produce(); ms precision.
+    # When the input was produced (its log timestamp): the decision time minus fd.queue_time
+    # (decision_time has ms precision). Event times are simulated ("natural" time scale).
     times = []
     for value, got in seen.items():
-        record = orjson.loads(value)
-        made = datetime.fromisoformat(record["event_time"].replace("Z", "+00:00")).timestamp()
+        fd = orjson.loads(value)["fd"]
+        decided = datetime.fromisoformat(fd["decision_time"].replace("Z", "+00:00")).timestamp()
+        made = decided - fd["queue_time"] / 1000.0
         times.append((made, (got - made) * 1000))
     start = min(t for t, _ in times) + 3.0
     lat = [ms for t, ms in times if t >= start]

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
+from fixtures.detector import TRAINING_CUSTOMERS, TRAINING_SEED
 from fraudstream.detector.engine import Engine
 from fraudstream.events import Event, parse_transaction
 from fraudstream.stream.delivery import DeliveryAbandoned
@@ -38,8 +39,6 @@ from fraudstream.stream.transport import (
     open_transport,
 )
 from fraudstream.stream.transport.base import HeadersLike, OffsetsLike
-
-pytest_plugins = ["fixtures.detector"]
 
 # Fast group rebalances and fetches for tests; production keeps librdkafka's defaults.
 KAFKA_TEST_CONFIG = {
@@ -96,9 +95,6 @@ def produce_simulated(
 ) -> list[dict[str, Any]]:
     """``count`` live simulated transactions of the training customers (real time, fast),
     returned as sent."""
-    # Imported here: pytest must register fixtures.detector (pytest_plugins) before it loads.
-    from fixtures.detector import TRAINING_CUSTOMERS, TRAINING_SEED
-
     seed = TRAINING_SEED + seed_offset
     sent: list[dict[str, Any]] = []
 

@@ -29,8 +29,6 @@ from test_pipeline import (
     read_topic,
 )
 
-pytest_plugins = ["fixtures.detector"]
-
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 90.0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import site
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class FlinkDepsMissing(FraudstreamError):
 class FlinkDeps:
     python: Path
     jars: tuple[Path, ...]
+    #: That Python's site-packages: PyFlink's thread mode runs Python embedded in the JVM,
+    #: which finds them only on PYTHONPATH.
+    site_packages: tuple[Path, ...] = ()
 
     @property
     def src(self) -> Path:
@@ -52,7 +56,11 @@ class FlinkDeps:
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment for the job process: this checkout's fraudstream first on the path."""
         env = dict(os.environ if base is None else base)
-        paths = [str(self.src), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        paths = [
+            str(self.src),
+            *filter(None, env.get("PYTHONPATH", "").split(os.pathsep)),
+            *(str(p) for p in self.site_packages),
+        ]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
         return env
 
@@ -61,17 +69,23 @@ def flink_dir() -> Path:
     return Path(os.environ.get(DIR_ENV) or Path.home() / ".cache" / "fraudstream" / "flink")
 
 
-def _has_pyflink(python: Path) -> bool:
+def _pyflink_site(python: Path) -> tuple[Path, ...] | None:
+    """``python``'s site-packages if it has PyFlink, else None."""
     # Compare unresolved paths: a venv's python is a symlink to the same base interpreter.
     if Path(python).absolute() == Path(sys.executable).absolute():
-        return importlib.util.find_spec("pyflink") is not None
+        if importlib.util.find_spec("pyflink") is None:
+            return None
+        return tuple(Path(p) for p in site.getsitepackages())
+    code = "import os, pyflink, site; print(os.pathsep.join(site.getsitepackages()))"
     try:
         done = subprocess.run(
-            [str(python), "-c", "import pyflink"], capture_output=True, timeout=60, check=False
+            [str(python), "-c", code], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        return None
+    if done.returncode != 0:
+        return None
+    return tuple(Path(p) for p in done.stdout.strip().split(os.pathsep) if p)
 
 
 def find_flink_deps() -> FlinkDeps:
@@ -82,8 +96,13 @@ def find_flink_deps() -> FlinkDeps:
     candidates = (
         [Path(configured)] if configured else [Path(sys.executable), home / "venv/bin/python"]
     )
-    python = next((p for p in candidates if p.exists() and _has_pyflink(p)), None)
-    if python is None:
+    python, site_packages = None, None
+    for candidate in candidates:
+        site_packages = _pyflink_site(candidate) if candidate.exists() else None
+        if site_packages is not None:
+            python = candidate
+            break
+    if python is None or site_packages is None:
         where = configured or f"{sys.executable} or {home / 'venv/bin/python'}"
         raise FlinkDepsMissing(f"PyFlink (apache-flink 2.3.0) is not installed in {where}: {hint}")
     listed = os.environ.get(JARS_ENV)
@@ -95,4 +114,4 @@ def find_flink_deps() -> FlinkDeps:
     missing = [str(j) for j in jars if not j.is_file()]
     if missing or not jars:
         raise FlinkDepsMissing(f"Kafka connector jars missing ({', '.join(missing)}): {hint}")
-    return FlinkDeps(python=python, jars=jars)
+    return FlinkDeps(python=python, jars=jars, site_packages=site_packages)

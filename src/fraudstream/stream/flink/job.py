@@ -46,7 +46,7 @@ from pyflink.table import StreamTableEnvironment
 from fraudstream.stream.flink.launcher import STARTED_MARKER
 from fraudstream.stream.flink.settings import FlinkSettings, WorkerSettings, java_kafka_properties
 from fraudstream.stream.flink.stages import SHARED_KINDS, InFlight, Stages, message_from_row
-from fraudstream.stream.flink.tables import SOURCE_QUERY, sink_ddl, source_ddl
+from fraudstream.stream.flink.tables import SOURCE_QUERY, flink_options, sink_ddl, source_ddl
 from fraudstream.stream.records import Output
 
 __all__ = ["build", "configuration", "main", "run"]
@@ -182,33 +182,9 @@ class _KindKey:
 
 
 def configuration(settings: FlinkSettings, jars: list[str]) -> Configuration:
-    """The Flink configuration: Python, jars, parallelism, latency knobs, checkpointing."""
+    """:func:`~fraudstream.stream.flink.tables.flink_options` as a PyFlink Configuration."""
     conf = Configuration()
-    values = {
-        "pipeline.name": settings.job_name,
-        "pipeline.jars": ";".join(Path(j).resolve().as_uri() for j in jars),
-        "parallelism.default": str(settings.parallelism),
-        # The workers' Python: this one on the mini-cluster; on a cluster give the shipped
-        # venv's (flink_config "python.executable": "venv.zip/venv/bin/python").
-        "python.executable": sys.executable,
-        "python.client.executable": sys.executable,
-        "python.fn-execution.bundle.time": str(settings.bundle_time_ms),
-        "python.fn-execution.bundle.size": str(settings.bundle_size),
-        "execution.buffer-timeout.interval": f"{settings.buffer_timeout_ms} ms",
-        "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
-        "execution.checkpointing.mode": "EXACTLY_ONCE"
-        if settings.exactly_once
-        else "AT_LEAST_ONCE",
-    }
-    if settings.checkpoint_dir:
-        values["execution.checkpointing.dir"] = Path(settings.checkpoint_dir).resolve().as_uri()
-        values["execution.checkpointing.externalized-checkpoint-retention"] = (
-            "RETAIN_ON_CANCELLATION"
-        )
-    if settings.restore_from:
-        values["execution.state-recovery.path"] = settings.restore_from
-    values.update(settings.flink_config)
-    for key, value in values.items():
+    for key, value in flink_options(settings, jars).items():
         conf.set_string(key, value)
     return conf
 

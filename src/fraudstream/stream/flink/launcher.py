@@ -14,15 +14,19 @@ import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Final
 
 from fraudstream.errors import FraudstreamError
 from fraudstream.stream.flink.deps import FlinkDeps, find_flink_deps, flink_dir
 from fraudstream.stream.flink.settings import FlinkSettings
+from fraudstream.stream.transport.url import ENV_VAR as BROKER_ENV
 
 __all__ = ["STARTED_MARKER", "FlinkJobFailed", "LocalJob"]
 
+#: PyFlink's (lower-case) switch between loopback and process workers for local jobs.
+_WORKER_MODE_ENV: Final = "_python_worker_execution_mode"
 #: The line the job prints once submitted (kept equal to ``job.STARTED_MARKER``).
 STARTED_MARKER: Final = "fraudstream-flink: job running"
 
@@ -46,8 +50,10 @@ class LocalJob:
         log: Path | None = None,
         log_dir: Path | None = None,
     ) -> None:
-        self.settings = settings
         self.deps = deps or find_flink_deps()
+        if settings.python_executable is None:
+            settings = replace(settings, python_executable=str(self.deps.python))
+        self.settings = settings
         self.log = log
         self.log_dir = log_dir or flink_dir() / "log"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -67,18 +73,29 @@ class LocalJob:
             stdout=self._out,
             stderr=subprocess.STDOUT if self._out is not None else None,
             env={
-                **self.deps.env(),
+                **self._environment(),
                 "FLINK_LOG_DIR": str(self.log_dir),
                 # PyFlink runs every Python function of a local job inside this client process
                 # ("loopback", one GIL for all operators) unless told otherwise; separate
                 # worker processes are what a cluster runs, and they use the cores.
-                "_python_worker_execution_mode": os.environ.get(
-                    "_python_worker_execution_mode", "process"
-                ),
+                _WORKER_MODE_ENV: os.environ.get(_WORKER_MODE_ENV, "process"),
             },
             start_new_session=True,  # our signals stay ours; we stop the job explicitly
         )
         self.started = time.monotonic()
+
+    def _environment(self) -> dict[str, str]:
+        """The job's environment, without the broker URL variable: the URL travels in the
+        settings file, and PyFlink writes the Python workers' whole environment into the JVM
+        log (process mode). Java's temporary files (a 46 MB table planner jar per run, Python
+        worker folders) go to this job's temporary folder, removed even after a hard kill."""
+        env = self.deps.env()
+        env.pop(BROKER_ENV, None)
+        java_tmp = Path(self._tmp.name) / "java"
+        java_tmp.mkdir()
+        options = env.get("JAVA_TOOL_OPTIONS", "")
+        env["JAVA_TOOL_OPTIONS"] = f"{options} -Djava.io.tmpdir={java_tmp}".strip()
+        return env
 
     def output(self) -> str:
         return "" if self.log is None else self.log.read_text(errors="replace")
@@ -119,10 +136,22 @@ class LocalJob:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        # The JVM and Python workers are in the job's process group: none may outlive it.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._reap_group()
         self.close()
+
+    def _reap_group(self, grace: float = 15.0) -> None:
+        """The JVM and Python workers are in the job's process group: none may outlive it.
+        The JVM exits by itself once the client is gone; it gets ``grace`` seconds to do so
+        (and remove its files), then SIGTERM, then SIGKILL."""
+        for sig, wait in ((None, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if not self.processes():
+                    return
+                time.sleep(0.1)
 
     def close(self) -> None:
         if self._out is not None:

@@ -34,6 +34,7 @@ __all__ = [
 DEFAULT_FLINK_GROUP: Final = "fraudstream-flink"
 
 Start = Literal["group", "earliest", "latest"]
+ExecutionMode = Literal["process", "thread"]
 
 #: librdkafka keys that mean the same in the Java client under the same name.
 _SAME: Final = frozenset(
@@ -215,12 +216,20 @@ class FlinkSettings:
     restore_from: str | None = None
     start: Start = "group"
     bounded: dict[int, int] | Literal["latest"] | None = None
+    #: PyFlink's ``python.execution-mode``: ``process`` (Python workers beside the JVM, talking
+    #: over gRPC) or ``thread`` (Python embedded in the JVM: less overhead per record, one
+    #: interpreter per TaskManager). See docs/flink.md for what each measured here.
+    execution_mode: ExecutionMode = "process"
     #: Longest a Python operator holds records before processing them (latency vs. overhead).
     bundle_time_ms: int = 10
     bundle_size: int = 1000
     #: Longest a network buffer waits to fill before it is sent downstream.
     buffer_timeout_ms: int = 5
     job_name: str = "fraudstream"
+    #: The Python the workers run (``python.executable``); ``None`` leaves it to Flink (a
+    #: cluster's ``-pyexec`` / ``-pyarch``). :class:`~fraudstream.stream.flink.launcher.LocalJob`
+    #: sets its own.
+    python_executable: str | None = None
     #: Java Kafka client properties beyond what the URL translates to.
     kafka_properties: dict[str, str] = field(default_factory=dict)
     #: Any Flink configuration (``state.backend.type: rocksdb``, restart strategy...).
@@ -236,6 +245,8 @@ class FlinkSettings:
             problems.append(("bundle", "bundle time/size must be >= 1, buffer timeout >= 0"))
         if self.start not in ("group", "earliest", "latest"):
             problems.append(("start", "group, earliest or latest"))
+        if self.execution_mode not in ("process", "thread"):
+            problems.append(("execution_mode", "process or thread"))
         if problems:
             raise InvalidInput(
                 "invalid Flink settings: " + "; ".join(f"{a}: {b}" for a, b in problems), problems

@@ -86,6 +86,21 @@ class InFlight:
     #: ``(exception type, message)`` of a failure in an earlier stage: dead-lettered at the end.
     error: tuple[str, str] | None = None
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Flat tuples of builtins: Flink pickles every item between stages (four times per
+        event); this takes about a third less time than pickling the pydantic model."""
+        m = self.message
+        return _rebuild, (
+            (m.topic, m.partition, m.offset, m.key, m.value, m.headers, m.timestamp_ms),
+            tuple(getattr(self.tx, name) for name in _TX_FIELDS),
+            self.started,
+            self.work,
+            self.keys,
+            self.before,
+            self.fresh,
+            self.error,
+        )
+
     def key_for(self, kind: str) -> str:
         """Routing key for ``kind``'s stage: its state key, else the entity (pass-through)."""
         prefix = kind + ":"
@@ -93,6 +108,24 @@ class InFlight:
             if key.startswith(prefix):
                 return key
         return "entity-of:" + self.tx.entity_id
+
+
+_TX_FIELDS: Final = tuple(Transaction.model_fields)
+
+
+def _rebuild(
+    message: tuple[Any, ...],
+    tx: tuple[Any, ...],
+    started: float,
+    work: float,
+    keys: tuple[str, ...],
+    before: dict[str, bytes | None],
+    fresh: bool,
+    error: tuple[str, str] | None,
+) -> InFlight:
+    """Inverse of :meth:`InFlight.__reduce__` (the values were validated when first parsed)."""
+    transaction = Transaction.model_construct(**dict(zip(_TX_FIELDS, tx, strict=True)))
+    return InFlight(Message(*message), transaction, started, work, keys, before, fresh, error)
 
 
 class ScratchStore(StateStore):

@@ -1,4 +1,5 @@
-"""The Kafka tables of the Flink job (SQL DDL), built without PyFlink so they are testable.
+"""The Flink job's configuration and Kafka tables (SQL DDL), built without PyFlink so they are
+testable.
 
 Flink's Kafka *table* connector is used at both ends because only it hands the record key,
 headers, partition, offset and timestamp to Python and writes headers back: the processor's
@@ -8,11 +9,12 @@ record must reach the dead-letter topic as it came).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 from fraudstream.stream.flink.settings import FlinkSettings, java_kafka_properties
 
-__all__ = ["SOURCE_QUERY", "SOURCE_TABLE", "sink_ddl", "source_ddl"]
+__all__ = ["SOURCE_QUERY", "SOURCE_TABLE", "flink_options", "sink_ddl", "source_ddl"]
 
 SOURCE_TABLE: Final = "fs_transactions"
 SOURCE_QUERY: Final = f"SELECT k, v, headers, topic, `partition`, `offset`, ts FROM {SOURCE_TABLE}"
@@ -90,3 +92,38 @@ def sink_ddl(settings: FlinkSettings, table: str, topic: str, *, headers: bool) 
         ",\n  `headers` MAP<STRING, BYTES> METADATA" if headers else ""
     )
     return f"CREATE TEMPORARY TABLE {table} (\n  {columns}\n) WITH (\n  {_with(options)}\n)"
+
+
+def _uri(location: str) -> str:
+    """A file system URI: ``s3://...`` as given, a local path as ``file:///abs/path``."""
+    return location if "://" in location else Path(location).resolve().as_uri()
+
+
+def flink_options(settings: FlinkSettings, jars: list[str]) -> dict[str, str]:
+    """The job's Flink configuration: jars, Python, parallelism, latency knobs, checkpointing
+    (``settings.flink_config`` last, so it can override any of them)."""
+    values = {
+        "pipeline.name": settings.job_name,
+        "pipeline.jars": ";".join(Path(j).resolve().as_uri() for j in jars),
+        "parallelism.default": str(settings.parallelism),
+        "python.execution-mode": settings.execution_mode,
+        "python.fn-execution.bundle.time": str(settings.bundle_time_ms),
+        "python.fn-execution.bundle.size": str(settings.bundle_size),
+        "execution.buffer-timeout.interval": f"{settings.buffer_timeout_ms} ms",
+        "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE"
+        if settings.exactly_once
+        else "AT_LEAST_ONCE",
+    }
+    if settings.python_executable:
+        values["python.executable"] = settings.python_executable
+        values["python.client.executable"] = settings.python_executable
+    if settings.checkpoint_dir:
+        values["execution.checkpointing.dir"] = _uri(settings.checkpoint_dir)
+        values["execution.checkpointing.externalized-checkpoint-retention"] = (
+            "RETAIN_ON_CANCELLATION"
+        )
+    if settings.restore_from:
+        values["execution.state-recovery.path"] = _uri(settings.restore_from)
+    values.update(settings.flink_config)
+    return values
