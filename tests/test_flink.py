@@ -1,8 +1,9 @@
 """The Flink job on a local mini-cluster against the real broker fixture (slow: run once in CI).
 
 Needs PyFlink and the Kafka connector jars (``scripts/flink-deps.sh``); without them every test
-here FAILS saying so. Inputs are bounded (the job stops at the input's end offsets, read from the
-broker after producing; noida, the default fixture broker, reports them correctly).
+here FAILS saying so. Inputs are bounded: the job stops at given end offsets (the CLI test's
+``--until-end`` reads them from the broker, which noida, the default fixture broker, reports
+correctly and tansu may not).
 
 * the job writes the Python processor's records for the same input (one partition,
   parallelism 1), dead letters included, and its keyed state counts every key's events;
@@ -190,8 +191,7 @@ def test_job_writes_the_processors_records(
     ensure_topics(transport, 1, source)
     inputs = make_inputs(1500)
     produce(transport, source.transactions, inputs)
-    ends = transport.end_offsets(source.transactions)
-    assert ends == {0: len(inputs)}
+    ends = {0: len(inputs)}  # one partition: not the broker's end offset (tansu's can be wrong)
 
     # The Python processor on the input, with its own output topics.
     run_processor(url, source, copy_registry(trained_detector_home, tmp_path / "p"), len(inputs))

@@ -229,7 +229,7 @@ def test_sigterm_finishes_the_batch_and_commits(
         wait_until(lambda: outputs_written(transport, topics) >= 300, "first outputs", [first])
         started = time.monotonic()
         assert first.terminate() == 0, first.text()[-3000:]
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 30  # one batch and a clean close, not a hang
         assert "SIGTERM received" in first.text()
         written = outputs_written(transport, topics)
         assert written < total, "the processor finished before SIGTERM"

@@ -82,7 +82,13 @@ def deps() -> None:
 )
 @click.option("--detector", "detector_id", default=None, help="Detector id (default: the default).")
 @click.option("--group", default=None, help="Kafka group for offsets [default: fraudstream-flink].")
-@click.option("--parallelism", default=1, show_default=True, type=click.IntRange(1, 1024))
+@click.option(
+    "--parallelism",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="Subtasks per operator (and Python workers, in process mode).",
+)
 @click.option(
     "--exactly-once",
     is_flag=True,
@@ -102,7 +108,7 @@ def deps() -> None:
     help="Keep checkpoints here (retained on cancel; resume with --restore).",
 )
 @click.option(
-    "--restore", default=None, metavar="PATH", help="Start from this checkpoint/savepoint."
+    "--restore", default=None, metavar="PATH|URI", help="Start from this checkpoint/savepoint."
 )
 @click.option(
     "--start",
@@ -121,8 +127,20 @@ def deps() -> None:
     show_default=True,
     help="PyFlink Python execution: worker processes (gRPC) or embedded in the JVM.",
 )
-@click.option("--bundle-time-ms", default=10, show_default=True, type=click.IntRange(1))
-@click.option("--refresh-seconds", default=1.0, show_default=True, type=click.FloatRange(0))
+@click.option(
+    "--bundle-time-ms",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Longest a Python operator holds records (Flink's default of 1000 adds latency).",
+)
+@click.option(
+    "--refresh-seconds",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How often each worker checks the registry for a newly activated version.",
+)
 @click.option("--store-events", is_flag=True, help="Store events in <home>/events.db (one host).")
 @click.option(
     "--debug-state",
