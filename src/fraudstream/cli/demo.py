@@ -183,8 +183,12 @@ class AlertInbox:
 
     def received(self, payload: dict[str, object]) -> None:
         self.count += 1
-        subject = payload.get("subject") or str(payload.get("text", "")).split("\n", 1)[0]
-        console.print(f"[magenta]alert delivered (signed webhook):[/] {subject}", highlight=False)
+        alert = payload.get("alert")
+        if isinstance(alert, dict):
+            what = f"{alert.get('outcome')} {alert.get('event_id')} ({alert.get('entity_id')})"
+        else:
+            what = f"digest of {payload.get('count')} alerts"
+        console.print(f"[magenta]alert delivered (signed webhook):[/] {what}", highlight=False)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -263,7 +267,7 @@ class Tail:
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
         split = ", ".join(f"{k} {v:,}" for k, v in self.outcomes.most_common())
         console.print(
-            f"[dim]{self.seen:,} decisions ({split}); event-to-decision p50 {p50:.1f} ms, "
+            f"[dim]{self.seen:,} decisions ({split}); log-to-decision p50 {p50:.1f} ms, "
             f"p99 {p99:.1f} ms over the last {len(lat):,}[/]",
             highlight=False,
         )
