@@ -42,26 +42,31 @@ def main() -> None:
             population=build_population(setup.customers, setup.seed),
             clock=clock.time,
             sleep=clock.sleep,
-            limit=2 * args.decisions,
+            limit=3 * args.decisions,
             time_scale="natural",
         )
         events = [parse_transaction(record).to_event() for record, _ in live]
-        # Two passes over different events: a replayed event would hit the duplicate path.
+        # Passes over different events: a replayed event would hit the duplicate path.
+        # The decision alone (the scope: state read, features, model, rules, state
+        # write), then with the event and prediction stored for lookups and retraining.
+        n = args.decisions
         passes = (
-            ("none", "no explanations", events[: args.decisions]),
-            ("flagged", "explain review/block", events[args.decisions :]),
+            ("none", False, "decision", events[:n]),
+            ("none", True, "decision + stored", events[n : 2 * n]),
+            ("flagged", True, "+ explain review/block", events[2 * n :]),
         )
-        for explain, label, batch in passes:
-            engine = Engine.open(home, explain=explain)  # type: ignore[arg-type]
+        for explain, store, label, batch in passes:
+            engine = Engine.open(home, explain=explain)
             engine.compiled(DETECTOR_ID)  # compile the detector version once
             times = np.empty(len(batch))
             outcomes: dict[str, int] = {}
             wall = time.perf_counter()
             for i, event in enumerate(batch):
                 t0 = time.perf_counter()
-                p = engine.predict(event, DETECTOR_ID)
+                p = engine.predict(event, DETECTOR_ID, store=store, learn=True)
                 times[i] = time.perf_counter() - t0
                 outcomes[p.outcome or "none"] = outcomes.get(p.outcome or "none", 0) + 1
+            engine.flush()  # a stored pass pays for its last commit
             wall = time.perf_counter() - wall
             engine.close()
             ms = times * 1000

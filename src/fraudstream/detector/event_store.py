@@ -19,7 +19,8 @@ import orjson
 from fraudstream.errors import NotFound
 from fraudstream.events import Event
 
-FLUSH_ROWS = 500
+#: Rows per commit. Random-key index inserts dominate the cost, and bigger batches share pages.
+FLUSH_ROWS = 2000
 FLUSH_SECONDS = 0.5
 
 
@@ -44,6 +45,8 @@ class EventStore:
         self._last_flush = time.monotonic()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint the WAL every ~40 MB instead of 4 MB: checkpoints were a third of the cost.
+        self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS events (

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import orjson
 
 from fraudstream.detector.models.calibration import ScoreCalibrator
+from fraudstream.detector.models.single_row import SingleRowPredictor
 from fraudstream.errors import InvalidInput
 
 FORMAT_VERSION = 1
@@ -45,10 +46,14 @@ class TrainedModel:
     importance: dict[str, float] = field(default_factory=dict)
     #: The feature extractor's configuration, so scoring rebuilds exactly the training features.
     extractor_config: dict[str, Any] = field(default_factory=dict)
+    _single_row: SingleRowPredictor | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def raw(self, vector: npt.NDArray[np.float64]) -> float:
-        row = vector.reshape(1, -1)
-        return float(self.booster.predict(row, num_threads=1)[0])
+        if self._single_row is None:
+            self._single_row = SingleRowPredictor(self.booster, len(self.feature_names))
+        return self._single_row.predict(vector)
 
     def score(self, vector: npt.NDArray[np.float64]) -> int:
         """AFD-style insight score, 0 (low risk) to 1000 (high risk)."""
