@@ -149,14 +149,17 @@ def serve(home: Path, port: int) -> None:
     import uvicorn
 
     from fraudstream.api import Settings, create_app
+    from fraudstream.api.app import freeze_startup_objects
     from fraudstream.api.cli import SWITCH_INTERVAL_SECONDS
     from fraudstream.detector import Engine
 
     engine = Engine.open(home)
     settings = Settings(access_keys={ACCESS_KEY: SECRET_KEY}, data_roots=(home,))
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # as `fraudstream api serve` does
+    app = create_app(engine, settings)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(engine, settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",

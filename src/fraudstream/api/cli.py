@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from fraudstream.api.app import create_app
+from fraudstream.api.app import create_app, freeze_startup_objects
 from fraudstream.api.settings import Settings, SettingsError
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.cli.output import console, err_console
@@ -93,8 +93,10 @@ def serve(
         # Predictions run on the event loop; background writers (event flushes, training)
         # would otherwise hold the GIL for up to 5 ms at a time and show up in p99 latency.
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        app = create_app(engine, settings)
+        freeze_startup_objects()
         uvicorn.run(
-            create_app(engine, settings),
+            app,
             host=host,
             port=port,
             access_log=access_log,
