@@ -6,3 +6,5 @@ here imports without it: :mod:`~fraudstream.stream.flink.settings` (job settings
 properties), :mod:`~fraudstream.stream.flink.stages` (the per-record logic),
 :mod:`~fraudstream.stream.flink.launcher` (run the job on a local mini-cluster).
 """
+
+__all__: list[str] = []  # the submodules above are the API; PyFlink must stay out of imports
