@@ -163,6 +163,15 @@ class Service:
             )
         return parse_time(label_time).timestamp() if label_time else time.time()
 
+    def delete_events(self, event_type: str) -> int:
+        """Delete every stored event of ``event_type`` (their prediction records stay, as
+        AFD's DeleteEventsByEventType leaves them); returns how many were deleted."""
+        store = self.engine.events
+        ids = [stored.event.event_id for stored in store.events(event_type)]
+        for event_id in ids:
+            store.delete_event(event_type, event_id)
+        return len(ids)
+
     def stored_event(self, event_type: str, event_id: str) -> dict[str, Any]:
         """A stored event in AFD's ``Event`` shape (variables as text, as AFD returns them)."""
         stored = self.engine.events.get_event(event_type, event_id)
@@ -174,7 +183,7 @@ class Service:
         doc: dict[str, Any] = {
             "eventId": event.event_id,
             "eventTypeName": event.event_type,
-            "eventTimestamp": format_time(event.event_time),
+            "eventTimestamp": event_time_text(event.event_time),
             "eventVariables": {
                 k: variable_text(v, data_types.get(k, "STRING")) for k, v in event.variables.items()
             },
@@ -183,7 +192,7 @@ class Service:
         if stored.label is not None:
             doc["currentLabel"] = stored.label
         if stored.label_time is not None:
-            doc["labelTimestamp"] = format_time(stored.label_time)
+            doc["labelTimestamp"] = event_time_text(stored.label_time)
         return doc
 
     # -- detector versions and lists ---------------------------------------------------------
@@ -246,6 +255,13 @@ def variable_text(value: Any, data_type: str) -> str:
     if isinstance(value, float) and value.is_integer() and data_type == "INTEGER":
         return str(int(value))
     return str(value)
+
+
+def event_time_text(value: float) -> str:
+    """An event or label timestamp as AFD returns it from GetEvent: the ``YYYY-MM-DDTHH:MM:SSZ``
+    form it is sent in (milliseconds only when there are some)."""
+    text = format_time(value)
+    return text.replace(".000Z", "Z")
 
 
 def iso(value: float | None) -> str | None:

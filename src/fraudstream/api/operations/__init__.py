@@ -25,7 +25,9 @@ HANDLERS: dict[str, Handler] = {
 #: Run on the event loop: short, CPU-bound and latency-critical (a thread hop costs more).
 INLINE = frozenset({"GetEventPrediction"})
 #: Operations that change events, not the registry: no compiled-version refresh needed.
-EVENT_WRITES = frozenset({"SendEvent", "UpdateEventLabel", "DeleteEvent"})
+EVENT_WRITES = frozenset(
+    {"SendEvent", "UpdateEventLabel", "DeleteEvent", "DeleteEventsByEventType"}
+)
 _READ_PREFIXES = ("Get", "Describe", "List", "BatchGet")
 
 

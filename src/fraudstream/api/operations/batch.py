@@ -100,8 +100,11 @@ def _start(svc: Service, kind: str, body: Body, work: Callable[[_Job], None]) ->
     job_id = body["jobId"]
     if svc.registry.store.get(kind, job_id) is not None:
         raise Conflict(f"a job with id {job_id!r} already exists")
+    # The work starts at once, so an accepted job reads IN_PROGRESS until it ends: AWS's
+    # sample notebooks poll ``while status == 'IN_PROGRESS'`` and would stop at any other
+    # value (IN_PROGRESS_INITIALIZING included) before the job was done.
     doc = {k: v for k, v in body.items() if k not in ("tags",) and v is not None} | {
-        "status": "IN_PROGRESS_INITIALIZING",
+        "status": "IN_PROGRESS",
         "startTime": now_iso(),
         "arn": arn(kind.replace("_", "-"), job_id, svc.registry.region),
         "processedRecordsCount": 0,

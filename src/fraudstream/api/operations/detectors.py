@@ -92,6 +92,14 @@ def get_rules(svc: Service, body: Body) -> Body:
     )
 
 
+def update_rule_metadata(svc: Service, body: Body) -> Body:
+    rule = body["rule"]
+    svc.registry.update_rule_metadata(
+        rule["detectorId"], rule["ruleId"], rule["ruleVersion"], body["description"]
+    )
+    return {}
+
+
 def delete_rule(svc: Service, body: Body) -> Body:
     rule = body["rule"]
     svc.registry.delete_rule(rule["detectorId"], rule["ruleId"], rule["ruleVersion"])
@@ -138,6 +146,13 @@ def update_detector_version(svc: Service, body: Body) -> Body:
     return {}
 
 
+def update_detector_version_metadata(svc: Service, body: Body) -> Body:
+    svc.registry.update_detector_version_metadata(
+        body["detectorId"], body["detectorVersionId"], body["description"]
+    )
+    return {}
+
+
 def update_detector_version_status(svc: Service, body: Body) -> Body:
     svc.set_version_status(body["detectorId"], body["detectorVersionId"], body["status"])
     return {}
@@ -155,11 +170,13 @@ HANDLERS: dict[str, Handler] = {
     "DeleteDetector": delete_detector,
     "CreateRule": create_rule,
     "UpdateRuleVersion": update_rule_version,
+    "UpdateRuleMetadata": update_rule_metadata,
     "GetRules": get_rules,
     "DeleteRule": delete_rule,
     "CreateDetectorVersion": create_detector_version,
     "GetDetectorVersion": get_detector_version,
     "UpdateDetectorVersion": update_detector_version,
+    "UpdateDetectorVersionMetadata": update_detector_version_metadata,
     "UpdateDetectorVersionStatus": update_detector_version_status,
     "DeleteDetectorVersion": delete_detector_version,
 }

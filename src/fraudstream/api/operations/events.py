@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from fraudstream.api.errors import not_found, validation
 from fraudstream.api.operations.common import Body, Handler, decode_token, encode_token
 from fraudstream.api.service import Service, iso
-from fraudstream.errors import NotFound
+from fraudstream.detector.registry.names import now_iso
+from fraudstream.errors import Conflict, NotFound
 from fraudstream.events import parse_time
+
+log = logging.getLogger(__name__)
+
+#: Registry documents recording DeleteEventsByEventType runs, keyed by event type name.
+EVENTS_DELETION = "events_deletion"
 
 
 def get_event_prediction(svc: Service, body: Body) -> Body:
@@ -183,6 +192,48 @@ def delete_event(svc: Service, body: Body) -> Body:
     return {}
 
 
+def delete_events_by_event_type(svc: Service, body: Body) -> Body:
+    """Delete all stored events of an event type in the background, as AFD does; poll
+    GetDeleteEventsByEventTypeStatus for the end."""
+    name = body["eventTypeName"]
+    svc.registry.event_type(name)  # ResourceNotFoundException for an unknown event type
+    store = svc.registry.store
+    with store.transaction():
+        running = store.get(EVENTS_DELETION, name)
+        if running is not None and running["eventsDeletionStatus"].startswith("IN_PROGRESS"):
+            raise Conflict(f"the events of event type {name!r} are already being deleted")
+        doc: Body = {
+            "eventTypeName": name,
+            "eventsDeletionStatus": "IN_PROGRESS",
+            "startTime": now_iso(),
+        }
+        store.put(EVENTS_DELETION, name, doc)
+    threading.Thread(
+        target=_delete_events, args=(svc, doc), name=f"delete-events-{name}", daemon=True
+    ).start()
+    return {"eventTypeName": name, "eventsDeletionStatus": "IN_PROGRESS"}
+
+
+def _delete_events(svc: Service, doc: Body) -> None:
+    try:
+        deleted = svc.delete_events(doc["eventTypeName"])
+        doc.update(eventsDeletionStatus="COMPLETE", deletedEventsCount=deleted)
+    except Exception:
+        log.exception("deleting the events of event type %s failed", doc["eventTypeName"])
+        doc["eventsDeletionStatus"] = "FAILED"
+    doc["completionTime"] = now_iso()
+    svc.registry.store.put(EVENTS_DELETION, doc["eventTypeName"], doc)
+
+
+def get_delete_events_by_event_type_status(svc: Service, body: Body) -> Body:
+    name = body["eventTypeName"]
+    doc = svc.registry.store.get(EVENTS_DELETION, name)
+    if doc is None:
+        svc.registry.event_type(name)  # an unknown event type is the better error
+        raise not_found(f"no deletion of the events of event type {name!r} was requested")
+    return {"eventTypeName": name, "eventsDeletionStatus": doc["eventsDeletionStatus"]}
+
+
 HANDLERS: dict[str, Handler] = {
     "GetEventPrediction": get_event_prediction,
     "GetEventPredictionMetadata": get_event_prediction_metadata,
@@ -191,4 +242,6 @@ HANDLERS: dict[str, Handler] = {
     "GetEvent": get_event,
     "UpdateEventLabel": update_event_label,
     "DeleteEvent": delete_event,
+    "DeleteEventsByEventType": delete_events_by_event_type,
+    "GetDeleteEventsByEventTypeStatus": get_delete_events_by_event_type_status,
 }

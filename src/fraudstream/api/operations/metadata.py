@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fraudstream.api.errors import validation
 from fraudstream.api.operations.common import Body, Handler, by_name, paginate
+from fraudstream.api.operations.events import EVENTS_DELETION
 from fraudstream.api.service import Service
 from fraudstream.errors import Conflict, FraudstreamError, InvalidInput, NotFound
 
@@ -144,7 +145,11 @@ def get_event_types(svc: Service, body: Body) -> Body:
 
 
 def delete_event_type(svc: Service, body: Body) -> Body:
+    """AFD deletes the event type's stored events with it, so a new event type of the same
+    name starts empty."""
     svc.registry.delete_event_type(body["name"])
+    svc.delete_events(body["name"])
+    svc.registry.store.delete(EVENTS_DELETION, body["name"])
     return {}
 
 

@@ -256,6 +256,15 @@ class Registry:
     def model(self, model_id: str, model_type: str) -> Doc:
         return self._require("model", f"{model_type}/{model_id}", f"model {model_id!r}")
 
+    def update_model(self, model_id: str, model_type: str, description: str) -> Doc:
+        """UpdateModel: AFD lets only the description change."""
+        with self.store.transaction():
+            doc = self.model(model_id, model_type)
+            doc["description"] = description
+            doc["lastUpdatedTime"] = now_iso()
+            self.store.put("model", f"{model_type}/{model_id}", doc)
+        return doc
+
     def delete_model(self, model_id: str, model_type: str) -> None:
         if self.store.list("model_version", f"{model_type}/{model_id}/"):
             raise Conflict(f"model {model_id!r} still has versions; delete them first")
@@ -270,13 +279,24 @@ class Registry:
         *,
         external_events_detail: dict[str, Any] | None = None,
         ingested_events_detail: dict[str, Any] | None = None,
+        major: str | None = None,
     ) -> Doc:
-        """Register a new version in TRAINING_IN_PROGRESS; training fills it in later."""
+        """Register a new version in TRAINING_IN_PROGRESS; training fills it in later.
+
+        Versions are ``<major>.0``; with ``major`` (UpdateModelVersion) the next minor version
+        of that major version, ``1.01``, ``1.02``... as AFD numbers them.
+        """
         self.model(model_id, model_type)
         with self.store.transaction():
             versions = self.store.list("model_version", f"{model_type}/{model_id}/")
-            major = max((int(float(v["modelVersionNumber"])) for v in versions), default=0) + 1
-            number = f"{major}.0"
+            if major is None:
+                next_major = max((_major(v) for v in versions), default=0) + 1
+                number = f"{next_major}.0"
+            else:
+                minors = [_minor(v) for v in versions if str(_major(v)) == major]
+                if not minors:
+                    raise NotFound(f"model {model_id!r} has no major version {major}")
+                number = f"{major}.{max(minors) + 1:02d}"
             now = now_iso()
             doc: Doc = {
                 "modelId": model_id,
@@ -521,6 +541,17 @@ class Registry:
                 rule_id, detector_id, str(latest + 1), expression, outcomes, language, description
             )
 
+    def update_rule_metadata(
+        self, detector_id: str, rule_id: str, rule_version: str, description: str
+    ) -> Doc:
+        """UpdateRuleMetadata: the description of one rule version (its logic never changes)."""
+        with self.store.transaction():
+            doc = self.rule(detector_id, rule_id, rule_version)
+            doc["description"] = description
+            doc["lastUpdatedTime"] = now_iso()
+            self.store.put("rule", f"{detector_id}/{rule_id}/{int(rule_version):06d}", doc)
+        return doc
+
     def rule(self, detector_id: str, rule_id: str, version: str) -> Doc:
         if not version.isdigit():
             raise InvalidInput(f"ruleVersion must be a whole number, got {version!r}")
@@ -665,6 +696,17 @@ class Registry:
             self.store.put("detector_version", _dv_key(detector_id, version_id), doc)
         return doc
 
+    def update_detector_version_metadata(
+        self, detector_id: str, version_id: str, description: str
+    ) -> Doc:
+        """UpdateDetectorVersionMetadata: the description, whatever the version's status."""
+        with self.store.transaction():
+            doc = self.detector_version(detector_id, version_id)
+            doc["description"] = description
+            doc["lastUpdatedTime"] = now_iso()
+            self.store.put("detector_version", _dv_key(detector_id, version_id), doc)
+        return doc
+
     def update_detector_version_status(self, detector_id: str, version_id: str, status: str) -> Doc:
         """DRAFT->ACTIVE, ACTIVE->INACTIVE, INACTIVE->ACTIVE; activation demotes the old ACTIVE
         version in the same transaction, so scorers never see two or none mid-switch."""
@@ -785,6 +827,14 @@ class Registry:
     def delete_list(self, name: str) -> None:
         self.get_list(name)
         self.store.delete("list", name)
+
+
+def _major(version: Doc) -> int:
+    return int(str(version["modelVersionNumber"]).partition(".")[0])
+
+
+def _minor(version: Doc) -> int:
+    return int(str(version["modelVersionNumber"]).partition(".")[2] or 0)
 
 
 def _dv_key(detector_id: str, version_id: str) -> str:
