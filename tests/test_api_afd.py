@@ -232,6 +232,11 @@ def test_send_label_and_retrain_from_ingested_events(trained: Trained) -> None:
     assert stored["currentLabel"] == fresh[1]["label"]
     assert stored["eventVariables"]["card_bin"] == str(fresh[1]["card_bin"])
     assert stored["entities"] == [{"entityType": "customer", "entityId": fresh[1]["entity_id"]}]
+    (event_type,) = client.get_event_types(name="transaction")["eventTypes"]
+    statistics = event_type["ingestedEventStatistics"]
+    assert statistics["numberOfEvents"] >= len(fresh)
+    assert statistics["eventDataSizeInBytes"] > 0
+    assert statistics["mostRecentEvent"] >= max(r["event_time"] for r in fresh)
 
     window = {"startTime": iso(start - 1), "endTime": iso(start + 31 * 86400)}
     number = _train(

@@ -13,6 +13,7 @@ from fraudstream.detector import Engine
 from fraudstream.detector.defaults import DETECTOR_ID, MODEL_ID, MODEL_TYPE
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore
 from fraudstream.detector.trainer import run_training
+from fraudstream.errors import NotFound
 from fraudstream.events import Event, parse_transaction
 from fraudstream.simulate import FakeClock, LiveGenerator, Truth, build_population
 
@@ -152,3 +153,29 @@ def test_observed_events_count_in_the_entity_history(engine: Engine) -> None:
     key = f"entity:customer:{first.entity_id}"
     assert engine.state.get_many([key])[key] is not None
     assert engine.events.get_event("transaction", first.event_id).label == "legit"
+
+
+def test_an_event_type_without_ingestion_keeps_predictions_but_not_events(
+    engine: Engine,
+) -> None:
+    first, second = (e for e, _ in live_events(2, seed=21))
+    engine.predict(first, DETECTOR_ID)
+    doc = engine.registry.event_type("transaction")
+    engine.registry.put_event_type(
+        doc["name"],
+        doc["eventVariables"],
+        doc["entityTypes"],
+        doc["labels"],
+        doc.get("description", ""),
+        "DISABLED",
+    )
+    engine.refresh(force=True)
+    engine.predict(second, DETECTOR_ID)
+
+    assert engine.events.predictions(event_id=second.event_id)  # lookups still work
+    with pytest.raises(NotFound):
+        engine.events.get_event("transaction", second.event_id)
+    stats = engine.events.statistics("transaction")
+    assert stats.most_recent == max(s.event.event_time for s in engine.events.events("transaction"))
+    assert stats.count == sum(1 for _ in engine.events.events("transaction"))
+    assert engine.events.get_event("transaction", first.event_id)

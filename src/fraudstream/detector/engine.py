@@ -60,6 +60,9 @@ class CompiledVersion:
     rules: tuple[CompiledRule, ...]
     lists: Mapping[str, Collection[str]]
     defaults: Mapping[str, Any]
+    #: The event type's ``eventIngestion``: when DISABLED, scored events are not stored (their
+    #: predictions still are, for lookups).
+    ingest: bool = True
 
 
 class Engine:
@@ -149,7 +152,8 @@ class Engine:
                 )
             )
         lists = {d["name"]: frozenset(d["elements"]) for d in self.registry.get_lists()}
-        variables = self.registry.event_type(event_type)["eventVariables"]
+        event_type_doc = self.registry.event_type(event_type)
+        variables = event_type_doc["eventVariables"]
         defaults = {
             v["name"]: v["defaultValue"]
             for v in self.registry.get_variables()
@@ -165,6 +169,7 @@ class Engine:
             rules=tuple(rules),
             lists=lists,
             defaults=defaults,
+            ingest=event_type_doc.get("eventIngestion", "ENABLED") == "ENABLED",
         )
 
     def _load_model(self, ref: dict[str, str]) -> LoadedModel:
@@ -189,8 +194,9 @@ class Engine:
     ) -> Prediction:
         """Score one event.
 
-        ``store`` keeps the event and the prediction (lookups, retraining); ``learn`` (default:
-        same as ``store``) counts the event in the entity state.
+        ``store`` keeps the prediction (lookups) and, when the event type ingests events, the
+        event (retraining); ``learn`` (default: same as ``store``) counts the event in the
+        entity state.
         """
         started = time.perf_counter()
         cv = self.compiled(detector_id, detector_version_id)
@@ -229,7 +235,8 @@ class Engine:
             prediction.reasons = cv.models[0].model.explain(vectors[0])
         prediction.scoring_ms = (time.perf_counter() - started) * 1000.0
         if store:
-            self.events.put_event(event)
+            if cv.ingest:
+                self.events.put_event(event)
             self.events.put_prediction(
                 event,
                 cv.detector_id,

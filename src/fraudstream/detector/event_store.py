@@ -25,6 +25,16 @@ FLUSH_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
+class EventStatistics:
+    """What is stored of one event type (AFD's ``ingestedEventStatistics``)."""
+
+    count: int
+    size_bytes: int
+    least_recent: float | None
+    most_recent: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     event: Event
     label: str | None
@@ -202,6 +212,17 @@ class EventStore:
             ).fetchall()
         for row in rows:
             yield _stored(row)
+
+    def statistics(self, event_type: str) -> EventStatistics:
+        """Counts over the type's stored events (a scan of its rows: metadata calls only)."""
+        with self._lock:
+            self.flush()
+            count, size, first, last = self._db.execute(
+                "SELECT count(*), coalesce(sum(length(variables)), 0), min(event_time), "
+                "max(event_time) FROM events WHERE event_type=?",
+                (event_type,),
+            ).fetchone()
+        return EventStatistics(int(count), int(size), first, last)
 
     def entity_events(self, entity_id: str, limit: int = 20) -> list[StoredEvent]:
         with self._lock:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from fraudstream.api.errors import validation
 from fraudstream.api.operations.common import Body, Handler, by_name, paginate
 from fraudstream.api.operations.events import EVENTS_DELETION
-from fraudstream.api.service import Service
+from fraudstream.api.service import Service, event_time_text
 from fraudstream.errors import Conflict, FraudstreamError, InvalidInput, NotFound
+from fraudstream.events import format_time
 
 # -- entity types, labels, outcomes -------------------------------------------------------------
 
@@ -141,7 +144,25 @@ def put_event_type(svc: Service, body: Body) -> Body:
 
 def get_event_types(svc: Service, body: Body) -> Body:
     items = svc.registry.get_event_types(body.get("name"))
-    return paginate(items, body, "eventTypes", key=by_name, page_size=10)
+    page = paginate(items, body, "eventTypes", key=by_name, page_size=10)
+    page["eventTypes"] = [
+        {**item, "ingestedEventStatistics": _statistics(svc, item["name"])}
+        for item in page["eventTypes"]
+    ]
+    return page
+
+
+def _statistics(svc: Service, event_type: str) -> Body:
+    stats = svc.engine.events.statistics(event_type)
+    out: Body = {
+        "numberOfEvents": stats.count,
+        "eventDataSizeInBytes": stats.size_bytes,
+        "lastUpdatedTime": format_time(time.time()),
+    }
+    if stats.least_recent is not None and stats.most_recent is not None:
+        out["leastRecentEvent"] = event_time_text(stats.least_recent)
+        out["mostRecentEvent"] = event_time_text(stats.most_recent)
+    return out
 
 
 def delete_event_type(svc: Service, body: Body) -> Body:
