@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -246,3 +247,47 @@ def test_sigterm_finishes_the_batch_and_commits(
         assert second.terminate() == 0
         outputs = event_ids(read_topic(transport, topics.processed, total))
         assert sorted(outputs) == sorted(sent)  # a graceful stop repeats nothing
+
+
+@pytest.mark.kafka
+def test_a_fenced_processor_exits_non_zero_instead_of_retrying_forever(
+    kafka_broker: Any,
+    topics: Topics,
+    detector_home: Path,
+    tmp_path: Path,
+    spawn: list[ProcessorProcess],
+) -> None:
+    """A second processor started with the same name (a misconfigured deployment, or a
+    restart while the old one still runs) fences the first: librdkafka reports a fatal error,
+    and the first must stop with a clear message and a non-zero exit code, while the second
+    carries on with the work."""
+    if kafka_broker.kind == "tansu":
+        pytest.skip("tansu does not fence static members")
+    url = kafka_url(kafka_broker.bootstrap)
+    total = 400
+    with open_transport(url) as transport:
+        ensure_topics(transport, 2, topics)
+        first = ProcessorProcess(
+            url, detector_home, topics, group="twin", instance="p0", exactly_once=False,
+            log=tmp_path / "first.log",
+        )  # fmt: skip
+        spawn.append(first)
+        wait_until(lambda: first.assigned() == 2, "the first processor's partitions", [first])
+        twin = ProcessorProcess(
+            url, detector_home, topics, group="twin", instance="p0", exactly_once=False,
+            log=tmp_path / "twin.log",
+        )  # fmt: skip
+        spawn.append(twin)
+        sent = {r["event_id"] for r in produce_simulated(transport, topics, total)}
+        deadline = time.monotonic() + WAIT
+        while first.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.proc.returncode == 1, first.text()[-3000:]
+        text = first.text()
+        assert "fatal transport error" in text
+        assert "failed:" in text
+        assert "fatal Kafka error" in text
+        assert "Traceback" not in text
+        wait_until(lambda: outputs_written(transport, topics) >= total, "the twin's work", [twin])
+        assert twin.terminate() == 0, twin.text()[-3000:]
+        assert set(event_ids(read_topic(transport, topics.processed, total))) >= sent

@@ -3,11 +3,13 @@ producer, dead letters, backoff and metrics (real embedded log, real HTTP endpoi
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from fraudstream.errors import InvalidInput
 from fraudstream.events import TRANSACTION_FIELDS, parse_transaction
 from fraudstream.simulate import FakeClock, Truth, generate_history, write_afd_csv
+from fraudstream.stream.batch_loop import BatchLoop, LoopSettings, Rejected
 from fraudstream.stream.delivery import Backoff, DeliveryAbandoned, Retrier
 from fraudstream.stream.metrics import MetricsServer, PipelineMetrics, percentile
 from fraudstream.stream.producer import TransactionProducer, paced, parse_rate, simulated
@@ -27,7 +30,10 @@ from fraudstream.stream.records import (
 from fraudstream.stream.replay import read_events
 from fraudstream.stream.topics import Topics, ensure_topics
 from fraudstream.stream.transport import (
+    Consumer,
+    FatalTransportError,
     Message,
+    ProducerFenced,
     TransportError,
     TransportInputError,
     partition_for_key,
@@ -313,3 +319,131 @@ def test_percentile_nearest_rank() -> None:
     assert percentile(values, 0.5) == 50.0
     assert percentile(values, 0.99) == 99.0
     assert percentile([], 0.5) == 0.0
+
+
+# --------------------------------------------------------------------------- fatal errors
+
+
+def test_kafka_errors_are_classified_fatal_or_retriable() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from fraudstream.stream.transport.kafka.errors import FatalLatch, classify
+
+    fenced = KafkaError(KafkaError.FENCED_INSTANCE_ID, "fenced by a newer member", fatal=True)
+    fatal = classify("poll failed", KafkaException(fenced))
+    assert isinstance(fatal, FatalTransportError)
+    assert "FENCED_INSTANCE_ID" in str(fatal)
+    assert "cannot recover" in str(fatal)
+    latched = classify("poll failed", KafkaError(KafkaError._FATAL, "see the fatal error"))
+    assert isinstance(latched, FatalTransportError)
+    down = KafkaException(KafkaError(KafkaError._TRANSPORT, "broker down", retriable=True))
+    retriable = classify("poll failed", down)
+    assert type(retriable) is TransportError
+    assert not isinstance(retriable, FatalTransportError)
+    assert issubclass(ProducerFenced, FatalTransportError)
+
+    latch = FatalLatch()
+    latch(KafkaError(KafkaError._TRANSPORT, "blip"))
+    latch.check("poll")  # a non-fatal background error changes nothing
+    latch(fenced)
+    latch(KafkaError(KafkaError._FATAL, "later"))
+    with pytest.raises(FatalTransportError, match="FENCED_INSTANCE_ID"):
+        latch.check("poll")  # the first fatal error is the one reported
+
+
+def test_retrier_never_retries_a_fatal_error() -> None:
+    calls: list[int] = []
+
+    def fatal() -> None:
+        calls.append(1)
+        raise FatalTransportError("fenced")
+
+    retrier = Retrier(Backoff(0.01, 0.01), sleep=lambda _: None)
+    with pytest.raises(FatalTransportError):
+        retrier.run("poll", fatal, retriable=(Exception,))
+    assert calls == [1]
+
+
+class FailingPolls:
+    """Wraps a consumer so that ``poll`` raises ``errors`` in turn, then works."""
+
+    def __init__(self, consumer: Consumer, errors: list[BaseException]) -> None:
+        self.consumer = consumer
+        self.errors = errors
+
+    def poll(self, max_messages: int = 500, timeout: float = 1.0) -> list[Message]:
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.consumer.poll(max_messages, timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.consumer, name)
+
+
+def test_batch_loop_retries_transient_errors_and_stops_on_fatal(
+    transport: EmbeddedTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport.create_topics(["in", "dlq"], 2)
+    with transport.producer() as producer:
+        for i in range(10):
+            producer.produce("in", b"bad" if i == 3 else f'{{"i": {i}}}', key=f"k{i}")
+    seen: list[bytes] = []
+    errors: list[tuple[str, str]] = []
+
+    def handle(messages: Sequence[Message]) -> list[Rejected]:
+        seen.extend(m.value for m in messages)
+        return [Rejected(m, "not JSON") for m in messages if m.value == b"bad"]
+
+    settings = LoopSettings(group_id="loop", poll_timeout=0.05, retry_initial=0.001, dlq="dlq")
+    loop = BatchLoop(
+        transport,
+        ["in"],
+        handle,
+        settings,
+        name="test",
+        on_error=lambda step, exc, attempt: errors.append((step, type(exc).__name__)),
+    )
+    consumer = loop.open()
+    loop.consumer = FailingPolls(consumer, [TransportError("blip")])  # type: ignore[assignment]
+    assert loop.run(idle_timeout=0.3) == 10
+    assert errors == [("poll", "TransportError")]
+    assert sorted(seen) == sorted(
+        [b"bad", *(f'{{"i": {i}}}'.encode() for i in range(10) if i != 3)]
+    )
+    assert loop.dead_letters == 1
+    (letter,) = [DeadLetter.from_message(m) for m in read_all(transport, "dlq")]
+    assert (letter.value, letter.reason, letter.kind) == (b"bad", "not JSON", "invalid")
+    assert sum(consumer.committed().values()) == 10
+
+    loop.consumer = FailingPolls(consumer, [FatalTransportError("fenced for good")])  # type: ignore[assignment]
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(FatalTransportError):
+        loop.run(idle_timeout=5)
+    assert "fatal transport error" in caplog.text
+    assert errors == [("poll", "TransportError")]  # not retried
+    loop.close()
+
+
+class BrokenScorer:
+    def predict(self, event: Any, detector_id: str) -> Any:
+        raise AssertionError("never reached")
+
+    def flush(self) -> None:
+        pass
+
+
+def test_processor_stops_on_a_fatal_error_instead_of_retrying(
+    transport: EmbeddedTransport,
+) -> None:
+    from fraudstream.stream.processor import Processor, ProcessorSettings
+
+    topics = ensure_topics(transport, 1)
+    settings = ProcessorSettings(retry_initial=0.001, summary_every=0, lag_every=0)
+    with Processor(transport, BrokenScorer(), settings, topics=topics) as processor:
+        processor.open()
+        real = processor._consumer
+        assert real is not None
+        fatal = FatalTransportError("poll failed: fatal Kafka error _FATAL: fenced")
+        processor._consumer = FailingPolls(real, [fatal])  # type: ignore[assignment]
+        with pytest.raises(FatalTransportError, match="fenced"):
+            processor.run(idle_timeout=5)

@@ -6,9 +6,16 @@ uses its own topic and group names, so tests never see each other's messages.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +23,7 @@ from fraudstream.errors import FraudstreamError, NotFound
 from fraudstream.stream.transport import (
     CommitFailed,
     Consumer,
+    FatalTransportError,
     Message,
     ProducerFenced,
     TopicPartition,
@@ -397,3 +405,71 @@ def test_newer_transactional_producer_fences_the_older(
     with transport.consumer(name("reader"), [topic]) as reader:
         assert [m.value for m in drain(reader, 1)] == [b"fresh"]
         assert reader.poll(timeout=0.5) == []
+
+
+@pytest.mark.kafka
+def test_a_fenced_static_consumer_fails_fatally_instead_of_retrying(
+    kafka_broker: Any, request: pytest.FixtureRequest
+) -> None:
+    """Two static members with one ``group.instance.id``: the broker fences the older, and
+    librdkafka marks that fatal. It must surface as FatalTransportError (loops stop on it),
+    not as a TransportError a loop would retry forever."""
+    if kafka_broker.kind == "tansu":
+        pytest.skip("tansu does not fence static members")
+    config = {**KAFKA_TEST_CONFIG, "consumer.group.instance.id": name("static")}
+    transport = KafkaTransport(kafka_broker.bootstrap, config, timeout=20)
+    topic, group = name("static"), name("group")
+    try:
+        transport.create_topics([topic], partitions=2)
+        with transport.producer() as producer:
+            for i in range(10):
+                producer.produce(topic, b"x", key=str(i))
+        older = transport.consumer(group, [topic])
+        newer = None
+        try:
+            drain(older, 1)
+            newer = transport.consumer(group, [topic])
+            failure: FatalTransportError | None = None
+            deadline = time.monotonic() + WAIT
+            while failure is None and time.monotonic() < deadline:
+                newer.poll(timeout=0.1)
+                try:
+                    older.poll(timeout=0.1)
+                    with contextlib.suppress(CommitFailed):  # fenced before fatal: harmless
+                        older.commit()
+                except FatalTransportError as exc:
+                    failure = exc
+            assert failure is not None, "the fenced member never failed"
+            assert "fatal Kafka error" in str(failure)
+            with pytest.raises(FatalTransportError):
+                older.poll(timeout=0.1)  # and it stays failed
+        finally:
+            older.close()
+            if newer is not None:
+                newer.close()
+    finally:
+        transport.close()
+
+
+def test_the_broker_fixture_kills_the_broker_even_when_down_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fixtures import kafka_broker
+
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    reaper = threading.Thread(target=daemon.wait, daemon=True)  # so a killed one is reaped
+    reaper.start()
+    control = tmp_path / "noida.control.json"
+    control.write_text(json.dumps({"pid": daemon.pid}))
+
+    def hanging_down(cmd: list[str], **kwargs: Any) -> None:
+        raise subprocess.TimeoutExpired(cmd, kwargs.get("timeout", 30))
+
+    monkeypatch.setattr(kafka_broker.subprocess, "run", hanging_down)
+    try:
+        kafka_broker._shut_down(["noida-db", "down"], tmp_path, control)
+        reaper.join(20)
+        assert daemon.poll() is not None, "the broker outlived a hanging `down`"
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()

@@ -22,12 +22,8 @@ from fraudstream.stream.transport import (
     murmur2,
     partition_for_key,
 )
-from fraudstream.stream.transport.embedded import (
-    EmbeddedTransport,
-    _decode_headers,
-    _encode_headers,
-    range_assignment,
-)
+from fraudstream.stream.transport.embedded import EmbeddedTransport, range_assignment
+from fraudstream.stream.transport.embedded.headers import decode_headers, encode_headers
 
 
 def run_child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -217,7 +213,7 @@ def test_file_is_wal_and_versioned(tmp_path: Path) -> None:
 
 def test_header_codec_round_trips() -> None:
     for headers in [(), (("a", b""),), (("ünï", b"\x00" * 70000), ("a", b"1"), ("a", b"2"))]:
-        assert _decode_headers(_encode_headers(headers)) == headers
+        assert decode_headers(encode_headers(headers)) == headers
 
 
 def test_range_assignment_is_kafka_range() -> None:

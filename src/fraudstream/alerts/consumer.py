@@ -1,6 +1,7 @@
 """The alert consumer: ``processed_transactions`` -> alerts for the outcomes that need one.
 
-It reads in its own consumer group (``fraudstream-alerts``). For each batch it builds a masked
+It reads in its own consumer group (``fraudstream-alerts``) through the shared
+:class:`~fraudstream.stream.batch_loop.BatchLoop`. For each batch it builds a masked
 :class:`~fraudstream.alerts.message.Alert` for every decision whose ``fd.outcome`` is in
 ``outcomes`` (default ``{"block"}``), queues it for every channel in the ledger in one
 transaction, and only then commits the batch's offsets. The ledger is the outbox: once an
@@ -13,7 +14,6 @@ one message in flight at the moment of a crash).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,16 +26,10 @@ from fraudstream.alerts.dispatcher import ChannelWorker, DispatchSettings
 from fraudstream.alerts.errors import AlertConfigError, LedgerUnavailable
 from fraudstream.alerts.ledger import Ledger
 from fraudstream.alerts.message import Alert
-from fraudstream.stream.delivery import Backoff, DeliveryAbandoned, Retrier
+from fraudstream.stream.batch_loop import BatchLoop, LoopSettings, Rejected
+from fraudstream.stream.records import DeadLetterKind
 from fraudstream.stream.topics import Topics
-from fraudstream.stream.transport import (
-    CommitFailed,
-    Consumer,
-    Message,
-    TopicPartition,
-    Transport,
-    TransportError,
-)
+from fraudstream.stream.transport import Message, Transport
 
 __all__ = ["DEFAULT_GROUP", "AlertConsumer", "AlertSettings"]
 
@@ -45,24 +39,22 @@ DEFAULT_GROUP: Final = "fraudstream-alerts"
 
 
 @dataclass(frozen=True, slots=True)
-class AlertSettings:
-    """Which decisions raise alerts and how the consumer reads (see the module docs)."""
+class AlertSettings(LoopSettings):
+    """Which decisions raise alerts, and how the loop reads (see the module docs and
+    :class:`~fraudstream.stream.batch_loop.LoopSettings`; ``dlq`` takes records that are not
+    decisions, else they are logged and skipped)."""
 
     group_id: str = DEFAULT_GROUP
     outcomes: frozenset[str] = field(default_factory=lambda: frozenset({"block"}))
     #: Links in messages point to ``{dashboard_url}/events/{event_id}``.
     dashboard_url: str | None = None
-    batch_size: int = 500
-    poll_timeout: float = 0.2
-    retry_initial: float = 0.1
-    retry_max: float = 10.0
-    stop_grace: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.outcomes:
             raise AlertConfigError("alert outcomes must not be empty", [("outcomes", "empty")])
         if self.batch_size < 1:
             raise AlertConfigError("batch_size must be >= 1")
+        LoopSettings.__post_init__(self)
 
 
 def _record(message: Message) -> Mapping[str, Any] | None:
@@ -104,28 +96,37 @@ class AlertConsumer:
         self.settings = settings or AlertSettings()
         self.topics = topics or Topics()
         self.workers = [ChannelWorker(c, ledger, dispatch, on_sent=on_sent) for c in channels]
-        self.stop_event = threading.Event()
-        s = self.settings
-        self._retrier = Retrier(
-            Backoff(s.retry_initial, s.retry_max), None, self.stop_event, s.stop_grace, sleep
+        self.loop = BatchLoop(
+            transport,
+            [self.topics.processed],
+            self._queue,
+            self.settings,
+            name="alerts",
+            retriable=(LedgerUnavailable,),
+            sleep=sleep,
         )
-        self._consumer: Consumer | None = None
-        self.consumed = 0
+        self.stop_event = self.loop.stop_event
+        self._started = False
         self.queued = 0
 
     @property
     def channel_names(self) -> list[str]:
         return [c.name for c in self.channels]
 
+    @property
+    def consumed(self) -> int:
+        return self.loop.consumed
+
     # -- lifecycle
 
     def open(self) -> None:
         """Join the group and start the channel workers (``run`` does it when needed)."""
-        if self._consumer is not None:
+        if self._started:
             return
-        self._consumer = self.transport.consumer(self.settings.group_id, [self.topics.processed])
+        self.loop.open()
         for worker in self.workers:
             worker.start()
+        self._started = True
         log.info(
             "alert consumer joined group %s on %s; alerting on %s via %s",
             self.settings.group_id,
@@ -136,14 +137,12 @@ class AlertConsumer:
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the batch in hand."""
-        self.stop_event.set()
+        self.loop.stop()
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Leave the group, let each worker finish its message in flight, close channels.
         Alerts still queued stay in the ledger for the next start."""
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+        self.loop.close()
         for worker in self.workers:
             worker.stop(timeout)
         for channel in self.channels:
@@ -161,80 +160,40 @@ class AlertConsumer:
         """Consume until :meth:`stop` (or ``max_records`` read, or ``idle_timeout`` seconds
         without input). Returns the number of decisions read."""
         self.open()
-        consumed = 0
-        idle_since = time.monotonic()
-        try:
-            while not self.stop_event.is_set():
-                count = self.step()
-                consumed += count
-                now = time.monotonic()
-                if count:
-                    idle_since = now
-                if max_records is not None and consumed >= max_records:
-                    break
-                if idle_timeout is not None and not count and now - idle_since >= idle_timeout:
-                    break
-        except DeliveryAbandoned as exc:
-            log.warning("%s", exc)
-        return consumed
+        return self.loop.run(max_records=max_records, idle_timeout=idle_timeout)
 
     def step(self) -> int:
         """Poll one batch, queue its alerts durably, then commit it."""
         self.open()
-        consumer = self._consumer
-        assert consumer is not None
-        s = self.settings
-        messages = self._retrier.run(
-            "poll", lambda: consumer.poll(max_messages=s.batch_size, timeout=s.poll_timeout)
-        )
-        if not messages:
-            return 0
-        alerts = self.alerts_of(messages)
+        return self.loop.step()
+
+    def _queue(self, messages: Sequence[Message]) -> list[Rejected]:
+        """The handler: the batch's alerts into the ledger (idempotent, so a retry is safe)."""
+        alerts, rejected = self.classify(messages)
         if alerts:
-            names = self.channel_names
-            new = self._retrier.run(
-                "alert ledger",
-                lambda: self.ledger.enqueue(alerts, names),
-                retriable=(LedgerUnavailable,),
-            )
-            self.queued += new
+            self.queued += self.ledger.enqueue(alerts, self.channel_names)
             for worker in self.workers:
                 worker.wake()
-        self._commit(consumer, messages)
-        self.consumed += len(messages)
-        return len(messages)
+        return rejected
 
     def alerts_of(self, messages: Sequence[Message]) -> list[Alert]:
-        """The alerts a batch raises (malformed records are skipped and logged by position)."""
+        """The alerts a batch raises (malformed records are left out)."""
+        return self.classify(messages)[0]
+
+    def classify(self, messages: Sequence[Message]) -> tuple[list[Alert], list[Rejected]]:
+        """The alerts a batch raises, and the records that are not decisions."""
         alerts: list[Alert] = []
+        rejected: list[Rejected] = []
         outcomes: Collection[str] = self.settings.outcomes
         for message in messages:
             record = _record(message)
-            where = f"{message.topic}[{message.partition}]@{message.offset}"
             if record is None:
-                log.warning("skipping %s: not a decision record", where)
+                rejected.append(Rejected(message, "not a decision record", DeadLetterKind.INVALID))
                 continue
             if record["fd"].get("outcome") in outcomes:
+                where = f"{message.topic}[{message.partition}]@{message.offset}"
                 alerts.append(Alert.from_record(record, self.settings.dashboard_url, where))
-        return alerts
-
-    def _commit(self, consumer: Consumer, messages: Sequence[Message]) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for m in messages:
-            offsets[m.topic_partition] = max(offsets.get(m.topic_partition, 0), m.offset + 1)
-
-        def commit() -> None:
-            assigned = consumer.assignment()
-            owned = {tp: off for tp, off in offsets.items() if tp in assigned}
-            if not owned:
-                return
-            try:
-                consumer.commit(owned)
-            except CommitFailed as exc:
-                # Harmless: the new owner reads them again and the ledger ignores repeats.
-                log.warning("offsets not committed (%s)", exc)
-
-        self._retrier.run("commit", commit, retriable=(TransportError,))
+        return alerts, rejected
 
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until every queued alert was sent (or given up); False on timeout."""

@@ -18,7 +18,13 @@ import click
 
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.cli.sink_cmds import setup_logging
-from fraudstream.cli.stream_cmds import broker_option, broker_url, stop_on_signals, topic_options
+from fraudstream.cli.stream_cmds import (
+    broker_option,
+    broker_url,
+    standalone,
+    stop_on_signals,
+    topic_options,
+)
 
 __all__ = ["COMMANDS", "alerts"]
 
@@ -205,13 +211,5 @@ def alerts(
 COMMANDS = (alerts,)
 
 
-@click.group()
-def _standalone() -> None:
-    """fraudstream alerts."""
-
-
-for _command in COMMANDS:
-    _standalone.add_command(_command)
-
 if __name__ == "__main__":
-    _standalone()
+    standalone("fraudstream alerts.", COMMANDS)()

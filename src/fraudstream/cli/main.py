@@ -67,7 +67,14 @@ def register(*commands: Any) -> None:
 def main() -> None:
     # Imported here: these modules import this one (home_option, friendly_errors).
     from fraudstream.api.cli import api
-    from fraudstream.cli import alert_cmds, engine_cmds, flink_cmds, sink_cmds, stream_cmds
+    from fraudstream.cli import (
+        alert_cmds,
+        dlq_cmds,
+        engine_cmds,
+        flink_cmds,
+        sink_cmds,
+        stream_cmds,
+    )
     from fraudstream.cli.demo import demo
 
     register(
@@ -76,6 +83,7 @@ def main() -> None:
         *stream_cmds.COMMANDS,
         *sink_cmds.COMMANDS,
         *alert_cmds.COMMANDS,
+        *dlq_cmds.COMMANDS,
         *flink_cmds.COMMANDS,
         api,
     )

@@ -13,7 +13,13 @@ from pathlib import Path
 import click
 
 from fraudstream.cli.main import friendly_errors, home_option
-from fraudstream.cli.stream_cmds import broker_option, broker_url, stop_on_signals, topic_options
+from fraudstream.cli.stream_cmds import (
+    broker_option,
+    broker_url,
+    standalone,
+    stop_on_signals,
+    topic_options,
+)
 
 __all__ = ["COMMANDS", "sink"]
 
@@ -98,13 +104,5 @@ def sink(
 COMMANDS = (sink,)
 
 
-@click.group()
-def _standalone() -> None:
-    """fraudstream decision sink."""
-
-
-for _command in COMMANDS:
-    _standalone.add_command(_command)
-
 if __name__ == "__main__":
-    _standalone()
+    standalone("fraudstream decision sink.", COMMANDS)()

@@ -12,7 +12,7 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
@@ -387,13 +387,13 @@ def process(
 COMMANDS = (produce, process)
 
 
-@click.group()
-def _standalone() -> None:
-    """fraudstream live pipeline (produce / process)."""
+def standalone(doc: str, commands: Iterable[click.Command]) -> click.Group:
+    """A group of ``commands``, for ``python -m fraudstream.cli.<module>``."""
+    group = click.Group(help=doc)
+    for command in commands:
+        group.add_command(command)
+    return group
 
-
-for _command in COMMANDS:
-    _standalone.add_command(_command)
 
 if __name__ == "__main__":
-    _standalone()
+    standalone("fraudstream live pipeline (produce / process).", COMMANDS)()

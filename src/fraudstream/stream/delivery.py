@@ -34,8 +34,8 @@ from fraudstream.stream.transport import (
     CommitFailed,
     Consumer,
     DeliveryFailed,
+    FatalTransportError,
     Producer,
-    ProducerFenced,
     TopicPartition,
     TransactionAborted,
     TransactionalProducer,
@@ -57,9 +57,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-#: Errors that retrying cannot fix: a fenced zombie, a closed client, a bad configuration.
+#: Errors that retrying cannot fix: a fatal client error (a fenced zombie among them), a
+#: closed client, a bad configuration.
 FATAL_ERRORS: tuple[type[BaseException], ...] = (
-    ProducerFenced,
+    FatalTransportError,
     TransportClosed,
     TransportInputError,
 )
@@ -92,6 +93,8 @@ class Retrier:
     grace: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    #: Called as ``observer(step, error, attempt)`` on every failure that will be retried.
+    observer: Callable[[str, BaseException, int], None] | None = None
 
     def run(
         self,
@@ -122,6 +125,8 @@ class Retrier:
     def failed(self, step: str, exc: BaseException, attempt: int) -> None:
         if self.metrics is not None:
             self.metrics.retried(step)
+        if self.observer is not None:
+            self.observer(step, exc, attempt)
         delay = self.backoff.delay(attempt)
         log.warning("%s failed (attempt %d), retrying in %.2fs: %s", step, attempt, delay, exc)
 
@@ -182,18 +187,27 @@ def _owned(
 
 
 class AtLeastOnce(Delivery):
-    """Produce -> flush -> ``before_commit`` -> commit (see the module docs)."""
+    """Produce -> flush -> ``before_commit`` -> commit (see the module docs).
+
+    With ``lazy`` the producer is opened with the first output (consumers that rarely write,
+    such as the alert and sink loops with their dead letters, then never hold one idle).
+    """
 
     #: After this many failed attempts the producer is replaced by a new one.
     RESET_AFTER = 3
 
     def __init__(
-        self, transport: Transport, retrier: Retrier, *, flush_timeout: float = 30.0
+        self,
+        transport: Transport,
+        retrier: Retrier,
+        *,
+        flush_timeout: float = 30.0,
+        lazy: bool = False,
     ) -> None:
         self._transport = transport
         self._retrier = retrier
         self._flush_timeout = flush_timeout
-        self._producer: Producer = transport.producer()
+        self._producer: Producer | None = None if lazy else transport.producer()
 
     def deliver(
         self,
@@ -208,10 +222,14 @@ class AtLeastOnce(Delivery):
 
     def _write(self, outputs: Sequence[Output]) -> None:
         """Produce and flush every output, re-producing whatever may have been dropped."""
+        if not outputs and self._producer is None:
+            return
         done = 0  # outputs handed to the current producer
 
         def attempt() -> None:
             nonlocal done
+            if self._producer is None:
+                self._producer = self._transport.producer()
             producer = self._producer
             while done < len(outputs):
                 out = outputs[done]
@@ -231,9 +249,10 @@ class AtLeastOnce(Delivery):
 
     def _reset_producer(self) -> None:
         log.warning("replacing the output producer after repeated failures")
-        old = self._producer
+        old, self._producer = self._producer, None
         try:
-            old.close()
+            if old is not None:
+                old.close()
         except Exception as exc:  # its queued messages are produced again on the new one
             log.warning("closing the failed producer: %s", exc)
         self._producer = self._transport.producer()
@@ -253,7 +272,8 @@ class AtLeastOnce(Delivery):
         return self._retrier.run("commit", commit)
 
     def close(self) -> None:
-        self._producer.close()
+        if self._producer is not None:
+            self._producer.close()
 
 
 class ExactlyOnce(Delivery):
@@ -330,7 +350,7 @@ class ExactlyOnce(Delivery):
             try:
                 txp.abort()
                 return
-            except ProducerFenced:
+            except FatalTransportError:
                 raise
             except TransportError as exc:
                 log.warning("abort failed (%s); re-creating the transactional producer", exc)

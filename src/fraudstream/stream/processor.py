@@ -21,6 +21,8 @@ key is ``entity_id`` every event of a customer goes to the same processor. See
 
 Stopping: :meth:`Processor.run` returns after the in-flight batch once ``stop`` is set (the CLI
 sets it on SIGTERM / SIGINT), having committed it; :meth:`Processor.close` leaves the group.
+A :class:`~fraudstream.stream.transport.FatalTransportError` (a fenced producer, a fatal Kafka
+client error) is never retried: ``run`` logs it and raises it, and the command exits non-zero.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from fraudstream.stream.records import (
 from fraudstream.stream.topics import Topics
 from fraudstream.stream.transport import (
     Consumer,
+    FatalTransportError,
     Message,
     TopicPartition,
     Transport,
@@ -252,17 +255,21 @@ class Processor:
         self.open()
         handled = 0
         idle_since = time.monotonic()
-        while not self.stop_event.is_set():
-            count = self.step()
-            handled += count
-            now = time.monotonic()
-            if count:
-                idle_since = now
-            self._housekeeping()
-            if max_events is not None and handled >= max_events:
-                break
-            if idle_timeout is not None and not count and now - idle_since >= idle_timeout:
-                break
+        try:
+            while not self.stop_event.is_set():
+                count = self.step()
+                handled += count
+                now = time.monotonic()
+                if count:
+                    idle_since = now
+                self._housekeeping()
+                if max_events is not None and handled >= max_events:
+                    break
+                if idle_timeout is not None and not count and now - idle_since >= idle_timeout:
+                    break
+        except FatalTransportError as exc:
+            log.error("processor stopping on a fatal transport error (not retried): %s", exc)
+            raise
         if self.settings.summary_every > 0:
             log.info("processor stopping: %s", self.metrics.summary())
         return handled

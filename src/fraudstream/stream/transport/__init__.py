@@ -36,6 +36,7 @@ from fraudstream.stream.transport.base import (
 from fraudstream.stream.transport.errors import (
     CommitFailed,
     DeliveryFailed,
+    FatalTransportError,
     ProducerFenced,
     TransactionAborted,
     TransportClosed,
@@ -64,6 +65,7 @@ __all__ = [
     "Consumer",
     "DeliveryFailed",
     "EmbeddedTransport",
+    "FatalTransportError",
     "KafkaTransport",
     "Lag",
     "Message",

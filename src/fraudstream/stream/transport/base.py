@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import NamedTuple, Self
 
-from fraudstream.stream.transport.errors import TransportInputError
+from fraudstream.stream.transport.errors import (
+    ProducerFenced,
+    TransportClosed,
+    TransportError,
+    TransportInputError,
+)
 
 __all__ = [
     "Consumer",
@@ -37,11 +42,16 @@ __all__ = [
     "TopicPartition",
     "TransactionalProducer",
     "Transport",
+    "group_lag",
     "murmur2",
     "normalize_headers",
     "normalize_offsets",
     "partition_for_key",
+    "validate_max_messages",
+    "validate_seek",
+    "validate_subscription",
     "validate_topic_name",
+    "validate_transactional_id",
 ]
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -225,6 +235,57 @@ def normalize_offsets(offsets: OffsetsLike) -> dict[TopicPartition, int]:
     return out
 
 
+def validate_subscription(group_id: str, topics: Iterable[str]) -> tuple[str, ...]:
+    """The topics of a new consumer, deduplicated in order; checks the group id too."""
+    if not group_id or not isinstance(group_id, str):
+        raise TransportInputError("group_id must be a non-empty string")
+    names = tuple(dict.fromkeys(topics))
+    if not names:
+        raise TransportInputError("a consumer needs at least one topic")
+    return names
+
+
+def validate_transactional_id(transactional_id: str) -> str:
+    if not transactional_id or not isinstance(transactional_id, str):
+        raise TransportInputError("transactional_id must be a non-empty string")
+    return transactional_id
+
+
+def validate_seek(
+    partition: TopicPartition | tuple[str, int], offset: int, assigned: Collection[TopicPartition]
+) -> TopicPartition:
+    """The partition to seek, once it is assigned and ``offset`` is a valid offset."""
+    tp = TopicPartition(*partition)
+    if tp not in assigned:
+        raise TransportInputError(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise TransportInputError(f"offset must be an int >= 0, got {offset!r}")
+    return tp
+
+
+def validate_max_messages(max_messages: int) -> int:
+    if max_messages < 1:
+        raise TransportInputError("max_messages must be >= 1")
+    return max_messages
+
+
+def group_lag(
+    topics: Iterable[str],
+    committed: Mapping[TopicPartition, int],
+    watermarks: Callable[[str], Mapping[int, tuple[int, int]]],
+    *,
+    from_beginning: bool,
+) -> Lag:
+    """:class:`Lag` from committed offsets and each partition's ``(low, high)`` watermarks."""
+    per: dict[TopicPartition, int] = {}
+    for topic in topics:
+        for part, (low, high) in watermarks(topic).items():
+            tp = TopicPartition(topic, part)
+            base = committed.get(tp, low if from_beginning else high)
+            per[tp] = max(high - base, 0)
+    return Lag(sum(per.values()), per)
+
+
 # --------------------------------------------------------------------------- the contract
 
 
@@ -336,6 +397,21 @@ class TransactionalProducer(_Closeable):
     @abstractmethod
     def in_transaction(self) -> bool: ...
 
+    def _check_state(
+        self, *, closed: bool, fenced: bool, want_open: bool, broken: str | None = None
+    ) -> None:
+        """Raise unless this producer can take the next step (for implementations)."""
+        if closed:
+            raise TransportClosed("the transactional producer is closed")
+        if fenced:
+            raise ProducerFenced(f"transactional id {self.transactional_id!r} was fenced")
+        if broken is not None:
+            raise TransportError(f"transactional producer unusable: {broken}")
+        if want_open and not self.in_transaction:
+            raise TransportError("no transaction is open: call begin() first")
+        if not want_open and self.in_transaction:
+            raise TransportError("a transaction is already open")
+
     @abstractmethod
     def begin(self) -> None:
         """Start a transaction."""
@@ -395,6 +471,12 @@ class Transport(_Closeable):
     @abstractmethod
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Partition -> offset after the last message (Kafka's high watermark)."""
+
+    def committed_offsets(self, group_id: str, topic: str) -> dict[int, int]:
+        """Partition -> group ``group_id``'s committed offset on ``topic``, where it has one.
+
+        Reads without joining the group (tools use it beside running members)."""
+        raise TransportError(f"{type(self).__name__} cannot read a group's committed offsets")
 
     @abstractmethod
     def redacted(self) -> str:

@@ -50,7 +50,18 @@ class TransactionAborted(TransportError):
     """
 
 
-class ProducerFenced(TransportError):
+class FatalTransportError(TransportError):
+    """The client can never work again: retrying cannot help, so loops stop on it.
+
+    Raised for Kafka's fatal errors (``KafkaError.fatal()``: a fenced idempotent or
+    transactional producer, a static consumer fenced by another with the same
+    ``group.instance.id``, an unrecoverable protocol state) and for fenced producers. Close the
+    client; the process exits non-zero so its supervisor (or a person) restarts it once the
+    cause is fixed. Retriable errors stay plain :class:`TransportError`.
+    """
+
+
+class ProducerFenced(FatalTransportError):
     """Another transactional producer with the same ``transactional_id`` took over.
 
     This producer can do nothing more; close it (it is a zombie of an earlier instance).
