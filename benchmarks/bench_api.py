@@ -149,9 +149,9 @@ def serve(home: Path, port: int) -> None:
     import uvicorn
 
     from fraudstream.api import Settings, create_app
-    from fraudstream.api.app import freeze_startup_objects
     from fraudstream.api.cli import SWITCH_INTERVAL_SECONDS
     from fraudstream.detector import Engine
+    from fraudstream.runtime import freeze_startup_objects
 
     engine = Engine.open(home)
     settings = Settings(access_keys={ACCESS_KEY: SECRET_KEY}, data_roots=(home,))

@@ -7,7 +7,6 @@ events when it shuts down.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -114,18 +113,6 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-def freeze_startup_objects() -> None:
-    """Move everything built so far out of the garbage collector's sight.
-
-    A full collection walks every tracked object: with the libraries' ~200k objects it stalled
-    predictions for 100-240 ms. What start-up built lives as long as the server process, so a
-    server calls this once, just before it starts serving (not in create_app: tests build many
-    apps in one process).
-    """
-    gc.collect()
-    gc.freeze()
 
 
 class EventFlusher:

@@ -10,12 +10,13 @@ from typing import Any
 
 import click
 
-from fraudstream.api.app import create_app, freeze_startup_objects
+from fraudstream.api.app import create_app
 from fraudstream.api.settings import Settings, SettingsError
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.cli.output import console, err_console
 from fraudstream.dashboard.cli import dashboard_options, open_dashboard
 from fraudstream.detector import Engine
+from fraudstream.runtime import freeze_startup_objects
 
 log = logging.getLogger("fraudstream.api")
 
