@@ -131,3 +131,25 @@ def test_registry_survives_reopen(tmp_path: Path, reg: Registry) -> None:
     reg.store.close()
     again = Registry(SQLiteDocumentStore(tmp_path / "registry.db"))
     assert again.active_version("det")["detectorVersionId"] == version  # type: ignore[index]
+
+
+def test_a_model_id_shared_by_two_model_types_is_two_models(reg: Registry) -> None:
+    schema = {"modelVariables": ["amount"], "labelSchema": {"labelMapper": {}}}
+    for model_type in ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS"):
+        reg.create_model("m", model_type, "payment")
+        number = reg.add_model_version("m", model_type, "EXTERNAL_EVENTS", schema)[
+            "modelVersionNumber"
+        ]
+        reg.complete_model_version("m", model_type, number, b"artifact")
+    rule = reg.create_rule("big", "det", "$amount > 100", ["block"])
+    dv = reg.create_detector_version(
+        "det",
+        [{"ruleId": "big", "ruleVersion": rule["ruleVersion"]}],
+        [{"modelId": "m", "modelType": "ONLINE_FRAUD_INSIGHTS", "modelVersionNumber": "1.0"}],
+    )
+    reg.update_detector_version_status("det", dv["detectorVersionId"], "ACTIVE")
+
+    # The detector version uses the ONLINE model: the TRANSACTION one is free to go.
+    reg.delete_model_version("m", "TRANSACTION_FRAUD_INSIGHTS", "1.0")
+    with pytest.raises(Conflict):
+        reg.delete_model_version("m", "ONLINE_FRAUD_INSIGHTS", "1.0")

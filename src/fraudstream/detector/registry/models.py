@@ -185,7 +185,9 @@ class ModelResources(MetadataResources):
                     f"model version {model_id} {number} is {current}; cannot set {status}"
                 )
             if status == "INACTIVE":
-                users = self._detector_versions_using_model(model_id, number, active_only=True)
+                users = self._detector_versions_using_model(
+                    model_id, model_type, number, active_only=True
+                )
                 if users:
                     raise Conflict(f"model version is used by ACTIVE detector version {users[0]}")
             doc["status"] = status
@@ -197,7 +199,7 @@ class ModelResources(MetadataResources):
         doc = self.model_version(model_id, model_type, number)
         if doc["status"] == "ACTIVE":
             raise Conflict("an ACTIVE model version cannot be deleted; set it INACTIVE first")
-        if self._detector_versions_using_model(model_id, number, active_only=False):
+        if self._detector_versions_using_model(model_id, model_type, number, active_only=False):
             raise Conflict("model version is used by a detector version")
         with self.store.transaction():
             self.store.delete("model_version", f"{model_type}/{model_id}/{number}")
@@ -210,14 +212,17 @@ class ModelResources(MetadataResources):
         return data
 
     def _detector_versions_using_model(
-        self, model_id: str, number: str, *, active_only: bool
+        self, model_id: str, model_type: str, number: str, *, active_only: bool
     ) -> list[str]:
+        # A model is its id AND type: AFD allows the same id for two model types.
         return [
             f"{dv['detectorId']}/{dv['detectorVersionId']}"
             for dv in self.store.list("detector_version")
             if (not active_only or dv["status"] == "ACTIVE")
             and any(
-                m["modelId"] == model_id and m["modelVersionNumber"] == number
+                m["modelId"] == model_id
+                and m["modelType"] == model_type
+                and m["modelVersionNumber"] == number
                 for m in dv["modelVersions"]
             )
         ]
