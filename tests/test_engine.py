@@ -13,7 +13,7 @@ from fraudstream.detector import Engine
 from fraudstream.detector.defaults import DETECTOR_ID, MODEL_ID, MODEL_TYPE
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore
 from fraudstream.detector.trainer import run_training
-from fraudstream.errors import NotFound
+from fraudstream.errors import InvalidInput, NotFound
 from fraudstream.events import Event, parse_transaction
 from fraudstream.simulate import FakeClock, LiveGenerator, Truth, build_population
 
@@ -179,3 +179,29 @@ def test_an_event_type_without_ingestion_keeps_predictions_but_not_events(
     assert stats.most_recent == max(s.event.event_time for s in engine.events.events("transaction"))
     assert stats.count == sum(1 for _ in engine.events.events("transaction"))
     assert engine.events.get_event("transaction", first.event_id)
+
+
+def test_a_version_that_cannot_compile_is_not_recompiled_per_event(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = engine.registry.active_version(DETECTOR_ID)
+    assert version is not None
+    engine.refresh(force=True)
+    calls = []
+
+    def broken(ref: dict[str, str]) -> None:
+        calls.append(ref)
+        raise InvalidInput("the model was trained on another feature layout; retrain it")
+
+    monkeypatch.setattr(engine, "_load_model", broken)
+    events = [e for e, _ in live_events(3, seed=31)]
+    for event in events:
+        with pytest.raises(InvalidInput, match="retrain it"):
+            engine.predict(event, DETECTOR_ID)
+    assert len(calls) == 1  # remembered until the registry changes
+    monkeypatch.undo()
+    engine.registry.update_detector_version_metadata(
+        DETECTOR_ID, version["detectorVersionId"], "touched"
+    )
+    engine.refresh(force=True)
+    assert engine.predict(events[0], DETECTOR_ID).outcome is not None

@@ -25,7 +25,7 @@ from fraudstream.detector.models import TrainedModel
 from fraudstream.detector.prediction import Prediction, RuleResult
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore, score_variable
 from fraudstream.detector.rules import RuleExpression, parse_rule
-from fraudstream.errors import NotFound
+from fraudstream.errors import FraudstreamError, NotFound
 from fraudstream.events import Event
 
 Explain = Literal["all", "flagged", "none"]
@@ -85,7 +85,7 @@ class Engine:
         self.explain = explain
         self._clock = clock
         self._lock = threading.RLock()
-        self._compiled: dict[tuple[str, str], CompiledVersion] = {}
+        self._compiled: dict[tuple[str, str], CompiledVersion | FraudstreamError] = {}
         self._active: dict[str, str | None] = {}
         self._models: dict[tuple[str, str, str], tuple[TrainedModel, FeatureExtractor]] = {}
         self._generation = -1
@@ -132,8 +132,15 @@ class Engine:
         compiled = cache.get(key)
         if compiled is None:
             with self._lock:
-                compiled = self._compile(detector_id, version_id)
+                try:
+                    compiled = self._compile(detector_id, version_id)
+                except FraudstreamError as exc:
+                    # Remember why (e.g. a model of an older feature layout) until the registry
+                    # changes: recompiling on every request would load the model every time.
+                    compiled = exc
                 cache[key] = compiled
+        if isinstance(compiled, FraudstreamError):
+            raise compiled.with_traceback(None)
         return compiled
 
     def _compile(self, detector_id: str, version_id: str) -> CompiledVersion:
