@@ -17,11 +17,13 @@ import pytest
 from fraudstream.api import Settings, create_app
 from fraudstream.dashboard import read_credentials
 from fraudstream.dashboard.cli import open_dashboard
+from fraudstream.dashboard.config import DashboardConfig
 from fraudstream.dashboard.screenshots import running_dashboard
 from fraudstream.dashboard.seed import decision_batch, store_events
 from fraudstream.detector import Engine
 from fraudstream.detector.defaults import DETECTOR_ID, EVENT_TYPE
-from fraudstream.sinks import DecisionStore
+from fraudstream.sinks import DecisionFilter, DecisionStore
+from fraudstream.sinks.queries import LatencyMetric
 from fraudstream.sinks.samples import sample_decisions
 
 API_KEY = "fs_dashboard_test_key_0123456789"
@@ -174,6 +176,62 @@ def test_every_page_renders(app: App) -> None:
     assert app.client.get("/dashboard/backtests/no-such-job").status_code == 404
 
 
+def _latency_tile(html: str) -> tuple[str, str, str]:
+    found = re.search(
+        r'data-kpi="latency">\s*<div class="kpi-label">([^<]*)</div>\s*'
+        r'<div class="kpi-value">([^<]*)</div>\s*<div class="kpi-sub">([^<]*)</div>',
+        html,
+    )
+    assert found is not None
+    label, value, sub = found.groups()
+    return label, value, sub
+
+
+def _ms(value: float | None) -> str:
+    assert value is not None
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    ("metric", "title", "span", "field"),
+    [
+        ("ttdf", "Event → decision", "event time → decision", "fd.ttdf"),
+        ("queue_time", "Log → decision", "appended to the log → decision", "fd.queue_time"),
+    ],
+)
+def test_the_latency_setting_decides_what_the_latency_panel_shows(
+    detector_home: Path, metric: LatencyMetric, title: str, span: str, field: str
+) -> None:
+    with running_dashboard(detector_home, latency_metric=metric) as running:
+        samples = sample_decisions(300, seed=4, end=time.time(), days=2.0)
+        running.store.write(decision_batch(samples, 0))
+        client = httpx.Client(base_url=running.url, timeout=30)
+        app = App(client, running.engine, running.store, "", running.user, running.password)
+        with client:
+            log_in(app)
+            # 7 days cover every sample: the page's numbers are the whole store's.
+            for path in ("/dashboard/?range=7d", "/dashboard/live?range=7d"):
+                html = app.client.get(path).text
+                label, value, sub = _latency_tile(html)
+                (expected,) = running.store.latency(None, None, metric, (50.0, 99.0))
+                assert label == title
+                assert value == _ms(expected.percentiles[50.0])
+                assert sub == f"p50 · p99 {_ms(expected.percentiles[99.0])} · {field}"
+                assert f'data-latency-metric="{metric}"' in html
+                assert f"({field}) percentiles, ms" in html
+                assert f'aria-label="{span} latency percentiles"' in html
+                assert f">{title}</th>" in html  # the latest blocked decisions' column
+            newest = running.store.recent(DecisionFilter(outcomes=("block",)), limit=1)[0]
+            shown = newest.queue_time if metric == "queue_time" else newest.ttdf
+            found = app.client.get("/dashboard/search?q=" + newest.event_id).text
+            assert f">{title}</th>" in found
+            assert f'<td class="num">{_ms(shown)}</td>' in found
+        # The two metrics really differ on these samples (queue_time is a part of ttdf).
+        (ttdf,) = running.store.latency(None, None, "ttdf", (50.0,))
+        (queue,) = running.store.latency(None, None, "queue_time", (50.0,))
+        assert _ms(queue.percentiles[50.0]) != _ms(ttdf.percentiles[50.0])
+
+
 def test_invalid_draft_is_shown_back_and_nothing_is_written(app: App) -> None:
     log_in(app)
     registry = app.engine.registry
@@ -239,13 +297,45 @@ def test_serve_set_up_demo_users_and_refusal(
         assert demo.config.users.authenticate(login.user, login.password)
     finally:
         demo.close()
+    assert demo.config.latency_metric == "ttdf"  # event time is real in production
     monkeypatch.setenv("FRAUDSTREAM_DASHBOARD_USERS", "bob:bob-password")
     configured = open_dashboard(
-        tmp_path, "http://h", demo=False, dashboard_metrics_urls=["http://m"]
+        tmp_path,
+        "http://h",
+        demo=False,
+        dashboard_metrics_urls=["http://m"],
+        dashboard_latency_metric="queue_time",
     )
     try:
         assert configured.config is not None
         assert configured.config.users.names == ["bob"]
         assert configured.config.lag is not None
+        assert configured.config.latency_metric == "queue_time"
     finally:
         configured.close()
+    with pytest.raises(ValueError, match="latency_metric"):
+        DashboardConfig(
+            store=configured.config.store,
+            users=configured.config.users,
+            latency_metric="wall",  # type: ignore[arg-type]
+        )
+
+
+def test_serve_and_demo_pass_the_latency_metric(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fraudstream.api.cli import api as api_command
+    from fraudstream.cli.demo import DemoPorts, services
+    from fraudstream.cli.demo_setup import DemoSetup
+
+    runner = CliRunner()
+    usage = runner.invoke(api_command, ["serve", "--help"])
+    assert usage.exit_code == 0
+    assert "--latency-metric" in usage.output
+    bad = runner.invoke(api_command, ["serve", "--home", str(tmp_path), "--latency-metric", "x"])
+    assert bad.exit_code == 2
+    (api,) = [
+        s for s in services(tmp_path, DemoSetup(), 50.0, DemoPorts(), "secret") if s.name == "api"
+    ]
+    # The demo's event times are simulated: it shows the pipeline's own latency.
+    assert api.args[api.args.index("--latency-metric") + 1] == "queue_time"

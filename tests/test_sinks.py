@@ -37,7 +37,11 @@ from fraudstream.sinks import (
     build_batch,
     open_store,
 )
+from fraudstream.sinks import postgres as postgres_store
+from fraudstream.sinks import sqlite as sqlite_store
+from fraudstream.sinks.records import DecisionRow
 from fraudstream.sinks.samples import SampleDecision, produce_samples, sample_decisions
+from fraudstream.sinks.sql import DECISION_COLUMNS, decision_params
 from fraudstream.stream.topics import Topics, ensure_topics
 from fraudstream.stream.transport import Message, Transport, open_transport
 
@@ -110,6 +114,7 @@ def frame(samples: list[SampleDecision]) -> pd.DataFrame:
                 "score": r["fd"]["scores"][SCORE],
                 "ttdf": r["fd"]["ttdf"],
                 "fd_time": r["fd"]["frauddetector_time"],
+                "queue_time": r["fd"]["queue_time"],
                 "is_fraud": s.truth.is_fraud,
             }
         )
@@ -393,6 +398,23 @@ def test_latency_scores_and_quality_match_independent_numbers(
         [np.percentile(v, 99) for _, v in expected]
     )
     assert store.latency(DecisionFilter.of(start=0, end=1)) == []
+    # queue_time (log append -> decision) is stored and queried like the others.
+    (queue,) = store.latency(metric="queue_time", percentiles=(50, 99))
+    assert queue.count == len(df)
+    assert queue.mean == pytest.approx(df.queue_time.mean())
+    assert queue.maximum == pytest.approx(df.queue_time.max())
+    for p in (50, 99):
+        assert queue.percentiles[float(p)] == pytest.approx(np.percentile(df.queue_time, p))
+    assert queue.percentiles[50.0] != pytest.approx(overall.percentiles[50.0])
+    blocked_only = DecisionFilter.of(outcomes="block")
+    hourly_queue = store.latency(blocked_only, bucket=3600, metric="queue_time", percentiles=(90,))
+    blocks = df[df.outcome == "block"].groupby("hour").queue_time
+    assert [(p.start, p.count) for p in hourly_queue] == [
+        (h / 1000, n) for h, n in blocks.size().items()
+    ]
+    assert [p.percentiles[90.0] for p in hourly_queue] == pytest.approx(
+        [np.percentile(v, 90) for _, v in blocks]
+    )
 
     bins = store.score_histogram(bin_width=100)
     df["bin"] = (df.score // 100).astype(int)
@@ -449,6 +471,9 @@ def test_lookups_search_review_queue_and_labels(
     recent = store.recent(limit=10)
     newest = df.sort_values(["event_ms", "event_id"], ascending=[False, False]).head(10)
     assert [d.event_id for d in recent] == list(newest.event_id)
+    assert [(d.ttdf, d.queue_time) for d in recent] == list(
+        zip(newest.ttdf, newest.queue_time, strict=True)
+    )
 
     prefix = sample.event_id[:3]
     found = store.search(prefix, field="event_id", limit=10_000)
@@ -530,6 +555,100 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
+
+
+# --------------------------------------------------------------------------- older schemas
+
+
+def _create_old_store(spec: str, rows: list[DecisionRow]) -> None:
+    """A store as the version before queue_time wrote it: that schema and those columns."""
+    columns = [c for c in DECISION_COLUMNS if c != "queue_time"]
+    skip = DECISION_COLUMNS.index("queue_time")
+    values = [tuple(v for i, v in enumerate(decision_params(r, 1)) if i != skip) for r in rows]
+    if spec.startswith("sqlite:"):
+        old_schema = sqlite_store.SCHEMA.replace(" queue_time REAL,", "")
+        assert old_schema != sqlite_store.SCHEMA
+        conn = sqlite3.connect(spec.removeprefix("sqlite:"))
+        try:
+            conn.executescript(old_schema)
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+            conn.executemany(
+                f"INSERT INTO decisions ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' for _ in columns)})",
+                values,
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    old_schema = postgres_store.SCHEMA.replace("\n    queue_time DOUBLE PRECISION,", "")
+    assert old_schema != postgres_store.SCHEMA
+    with psycopg.connect(spec, autocommit=True) as pg:
+        pg.execute(old_schema)
+        with pg.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO decisions ({', '.join(columns)})"
+                f" VALUES ({', '.join('%s' for _ in columns)})",
+                values,
+            )
+
+
+def _decision_columns(spec: str) -> list[str]:
+    if spec.startswith("sqlite:"):
+        conn = sqlite3.connect(spec.removeprefix("sqlite:"))
+        try:
+            return [str(r[1]) for r in conn.execute("PRAGMA table_info(decisions)")]
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(spec) as pg:
+        rows = pg.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = 'decisions' ORDER BY ordinal_position"
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def test_a_store_of_an_older_version_is_migrated_in_place_and_keeps_its_rows(
+    tmp_path: Path, store_spec: str, samples: list[SampleDecision], topics: Topics
+) -> None:
+    everything = messages(samples[:80], topics)  # two messages (decision, truth) per sample
+    old, new = build_batch(everything[:100], [topics.truth]), build_batch(everything[100:])
+    assert len(old.decisions) == 50
+    assert len(new.decisions) == 30
+    _create_old_store(store_spec, old.decisions)
+    assert "queue_time" not in _decision_columns(store_spec)
+
+    with open_store(store_spec, tmp_path) as store:
+        assert "queue_time" in _decision_columns(store_spec)
+        assert store.count() == 50
+        kept = store.get(samples[7].event_id)
+        assert kept is not None
+        assert kept.record == samples[7].record
+        (ttdf,) = store.latency()
+        assert ttdf.count == 50
+        assert store.latency(metric="queue_time") == []  # unknown for rows stored before
+        assert store.write(new).written == 30
+        assert store.write(old).duplicates == 50  # identity unchanged by the migration
+        (queue,) = store.latency(metric="queue_time", percentiles=(50, 99))
+        fresh = [s.record["fd"]["queue_time"] for s in samples[50:80]]
+        assert queue.count == 30
+        assert queue.percentiles[50.0] == pytest.approx(np.percentile(fresh, 50))
+        assert queue.percentiles[99.0] == pytest.approx(np.percentile(fresh, 99))
+    # Opening an up-to-date store again changes nothing.
+    with open_store(store_spec, tmp_path) as store:
+        assert store.count() == 80
+        assert _decision_columns(store_spec).count("queue_time") == 1
+    if store_spec.startswith("sqlite:"):
+        conn = sqlite3.connect(store_spec.removeprefix("sqlite:"))
+        try:
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+            assert version.fetchone() == (str(sqlite_store.SCHEMA_VERSION),)
+        finally:
+            conn.close()
 
 
 def test_store_specs_open_the_right_store_and_never_show_passwords(tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ def test_bulk_bodies_ids_and_templates_are_exactly_as_documented(
     assert mapping["transaction_amt"] == {"type": "double"}
     assert mapping["fd"]["properties"]["outcome"]["type"] == "keyword"
     assert mapping["fd"]["properties"]["ttdf"] == {"type": "double"}
+    assert mapping["fd"]["properties"]["queue_time"] == {"type": "double"}
 
     (bulk,) = bulk_requests(receiver)
     assert bulk.method == "POST"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
+from fraudstream.cli.logs import setup_logging
 from fraudstream.cli.main import friendly_errors, home_option
-from fraudstream.cli.sink_cmds import setup_logging
 from fraudstream.cli.stream_cmds import (
     broker_option,
     broker_url,

@@ -117,6 +117,10 @@ def services(
                 "--demo",
                 "--metrics-url",
                 f"http://127.0.0.1:{ports.metrics}/metrics",
+                # Event times are simulated (accelerated): fd.ttdf would compare the decision
+                # with a clock running faster than the wall clock.
+                "--latency-metric",
+                "queue_time",
             ],
             logs / "api.log",
         ),

@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 import orjson
 
+from fraudstream.cli.logs import setup_logging
 from fraudstream.cli.main import friendly_errors, home_option
-from fraudstream.cli.sink_cmds import setup_logging
 from fraudstream.cli.stream_cmds import broker_option, broker_url, standalone
 from fraudstream.stream.dlq import REPLAY_GROUP, list_dead_letters, replay
 from fraudstream.stream.topics import Topics

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from fraudstream.cli.logs import setup_logging
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.cli.stream_cmds import (
     broker_option,
@@ -24,16 +25,6 @@ from fraudstream.cli.stream_cmds import (
 __all__ = ["COMMANDS", "sink"]
 
 log = logging.getLogger("fraudstream.sinks")
-
-
-def setup_logging() -> None:
-    """Log to stderr with card and contact data masked (see fraudstream.alerts.masking)."""
-    from fraudstream.alerts.masking import install_log_masking
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    install_log_masking()
 
 
 @click.command()

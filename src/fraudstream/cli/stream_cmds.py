@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import click
 
+from fraudstream.cli.logs import setup_logging
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.errors import InvalidInput, NotFound
 from fraudstream.stream.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
@@ -103,12 +104,6 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
-
-
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 # --------------------------------------------------------------------------- produce
@@ -197,7 +192,8 @@ def produce(
     )
     from fraudstream.stream.replay import Item, read_events
 
-    _logging()
+    # Unmasked (as before): these logs name addresses operators copy (metrics URL, brokers).
+    setup_logging(mask=False)
     url = broker_url(broker, home)
     per_s = parse_rate(rate or ("max" if replay else "30/min"))
     source: Iterator[Item]
@@ -321,7 +317,8 @@ def process(
     from fraudstream.stream.processor import Processor, ProcessorSettings
     from fraudstream.stream.transport import TopicPartition
 
-    _logging()
+    # Unmasked (as before): these logs name addresses operators copy (metrics URL, brokers).
+    setup_logging(mask=False)
     url = broker_url(broker, home)
     detector = detector_id or DETECTOR_ID
     options: dict[str, Any] = {}

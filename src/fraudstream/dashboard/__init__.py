@@ -89,7 +89,12 @@ def install(app: FastAPI, engine: Engine, config: DashboardConfig) -> None:
         engine=engine,
         sessions=SessionStore(Signer(config.secret_key)),
         throttle=LoginThrottle(),
-        live=LiveSource(config.store, ttl=config.refresh_seconds, lag=config.lag),
+        live=LiveSource(
+            config.store,
+            ttl=config.refresh_seconds,
+            lag=config.lag,
+            latency_metric=config.latency_metric,
+        ),
         jobs=BacktestJobs(
             lambda spec, progress: run_backtest(engine.registry, engine.events, spec, progress)
         ),

@@ -16,6 +16,7 @@ from fraudstream.dashboard.credentials import DemoCredentials
 from fraudstream.dashboard.lag import PrometheusLag
 from fraudstream.dashboard.users import ENV_USERS, ENV_USERS_FILE, UserDirectory
 from fraudstream.sinks import open_store, redact_url
+from fraudstream.sinks.queries import LATENCY_METRICS, LatencyMetric
 
 __all__ = ["Serving", "dashboard_options", "open_dashboard"]
 
@@ -54,6 +55,16 @@ def dashboard_options(func: F) -> F:
             help="A processor's Prometheus /metrics URL, for consumer lag (repeatable).",
         ),
         click.option(
+            "--latency-metric",
+            "dashboard_latency_metric",
+            type=click.Choice(LATENCY_METRICS),
+            default="ttdf",
+            show_default=True,
+            help="The latency the live page shows: ttdf (event time -> decision; right when "
+            "event times are real) or queue_time (appended to the log -> decision; for "
+            "simulated or skewed event times, as in `fraudstream demo`).",
+        ),
+        click.option(
             "--secure-cookies",
             "dashboard_secure_cookies",
             is_flag=True,
@@ -87,6 +98,7 @@ def open_dashboard(
     dashboard_store: str | None = None,
     dashboard_metrics_urls: Sequence[str] = (),
     dashboard_secure_cookies: bool = False,
+    dashboard_latency_metric: LatencyMetric = "ttdf",
 ) -> Serving:
     """Users, store and options from the command line and environment; call ``close()``.
 
@@ -123,5 +135,11 @@ def open_dashboard(
             highlight=False,
         )
     return Serving(
-        DashboardConfig(store=store, users=users, lag=lag, secure_cookies=dashboard_secure_cookies)
+        DashboardConfig(
+            store=store,
+            users=users,
+            lag=lag,
+            secure_cookies=dashboard_secure_cookies,
+            latency_metric=dashboard_latency_metric,
+        )
     )

@@ -7,7 +7,9 @@ next one waits ``LOAD_FACTOR`` times as long as it took: the dashboard then refr
 often instead of keeping a core busy next to the pipeline.
 
 Throughput is measured on the wall clock (decisions arriving in the store per second),
-because event time may run faster than real time in a simulation.
+because event time may run faster than real time in a simulation. For the same reason the
+latency shown is a setting (``latency_metric``): ``ttdf`` compares the decision with the event
+time, ``queue_time`` with the input's append to the log.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from fraudstream.dashboard.config import LATENCY_LABELS, LatencyLabel
 from fraudstream.dashboard.filters import ViewFilter, bucket_for
 from fraudstream.dashboard.lag import LagReading, PrometheusLag
 from fraudstream.sinks import (
@@ -34,7 +37,7 @@ from fraudstream.sinks import (
     SeriesPoint,
     Totals,
 )
-from fraudstream.sinks.queries import TruthSource
+from fraudstream.sinks.queries import LatencyMetric, TruthSource
 
 __all__ = ["Choices", "LiveSnapshot", "LiveSource", "RateMeter"]
 
@@ -91,6 +94,8 @@ class LiveSnapshot:
     categories: tuple[Group, ...]
     states: tuple[Group, ...]
     scores: tuple[ScoreBin, ...]
+    #: Which latency ``latency`` and ``latency_series`` measure (see ``latency_label``).
+    latency_metric: LatencyMetric
     latency: LatencyPoint | None
     latency_series: tuple[LatencyPoint, ...]
     #: ``simulator`` or ``analyst``: what precision and recall are measured against.
@@ -104,6 +109,10 @@ class LiveSnapshot:
     recent_blocked: tuple[DecisionSummary, ...]
     computed_at: float = field(default_factory=time.time)
     took_ms: float = 0.0
+
+    @property
+    def latency_label(self) -> LatencyLabel:
+        return LATENCY_LABELS[self.latency_metric]
 
     @property
     def reuse_seconds(self) -> float:
@@ -120,11 +129,15 @@ class LiveSource:
         *,
         ttl: float = 2.0,
         lag: PrometheusLag | None = None,
+        latency_metric: LatencyMetric = "ttdf",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if latency_metric not in LATENCY_LABELS:
+            raise ValueError(f"unknown latency metric {latency_metric!r}")
         self.store = store
         self.ttl = ttl
         self.lag = lag
+        self.latency_metric: LatencyMetric = latency_metric
         self.rate = RateMeter()
         self._clock = clock
         self._lock = threading.Lock()
@@ -183,7 +196,8 @@ class LiveSource:
             only_blocked = dataclasses.replace(where, outcomes=("block",))
             blocked = tuple(store.recent(only_blocked, limit=8))
         lag = self.lag.read() if self.lag is not None else None
-        overall = store.latency(where, None, "ttdf", LATENCY_PERCENTILES)
+        metric = self.latency_metric
+        overall = store.latency(where, None, metric, LATENCY_PERCENTILES)
         return LiveSnapshot(
             view=view,
             latest=latest,
@@ -198,8 +212,9 @@ class LiveSource:
             categories=tuple(store.breakdown("category", where, limit=20)),
             states=tuple(store.breakdown("billing_state", where, limit=80)),
             scores=tuple(store.score_histogram(where, 50.0)),
+            latency_metric=metric,
             latency=overall[0] if overall else None,
-            latency_series=tuple(store.latency(where, bucket, "ttdf", LATENCY_PERCENTILES)),
+            latency_series=tuple(store.latency(where, bucket, metric, LATENCY_PERCENTILES)),
             truth=truth,
             quality_block=q_block,
             quality_flagged=store.quality(where, ("block", "review"), truth),

@@ -90,9 +90,9 @@ def tiles(snap: LiveSnapshot) -> list[Tile]:
         Tile("recall", "Recall", _pct(q.recall), f"{q.tp:,} of {q.tp + q.fn:,} fraud"),
         Tile(
             "latency",
-            "Event → decision",
+            snap.latency_label.title,
             _ms(p.get(50.0)),
-            f"p50 · p99 {_ms(p.get(99.0))}",
+            f"p50 · p99 {_ms(p.get(99.0))} · {snap.latency_label.field}",
         ),
         Tile(
             "lag",
@@ -174,7 +174,11 @@ def live_panels(snap: LiveSnapshot, thresholds: Sequence[tuple[float, str]]) -> 
             bins, thresholds=thresholds, label="score distribution by outcome"
         ),
         "latency": charts.line_chart(
-            snap.start, snap.end, latency, label="decision latency percentiles", unit=" ms"
+            snap.start,
+            snap.end,
+            latency,
+            label=f"{snap.latency_label.span} latency percentiles",
+            unit=" ms",
         ),
         "quality": charts.line_chart(
             snap.start,

@@ -34,6 +34,7 @@ from fraudstream.dashboard.seed import decision_batch, store_events
 from fraudstream.dashboard.users import UserDirectory
 from fraudstream.detector import Engine
 from fraudstream.sinks import DecisionStore, SQLiteDecisionStore
+from fraudstream.sinks.queries import LatencyMetric
 from fraudstream.sinks.samples import sample_decisions
 
 if TYPE_CHECKING:
@@ -94,7 +95,9 @@ class RunningDashboard:
 
 
 @contextmanager
-def running_dashboard(home: Path, *, refresh_seconds: float = 1.0) -> Iterator[RunningDashboard]:
+def running_dashboard(
+    home: Path, *, refresh_seconds: float = 1.0, latency_metric: LatencyMetric = "ttdf"
+) -> Iterator[RunningDashboard]:
     """The API with the dashboard over ``home``, served by uvicorn on a free loopback port."""
     import uvicorn
 
@@ -107,6 +110,7 @@ def running_dashboard(home: Path, *, refresh_seconds: float = 1.0) -> Iterator[R
         store=store,
         users=UserDirectory().with_user(user, password),
         refresh_seconds=refresh_seconds,
+        latency_metric=latency_metric,
     )
     settings = Settings(api_keys=frozenset({"fs_" + secrets.token_urlsafe(24)}), dashboard=config)
     app = create_app(engine, settings)

@@ -107,6 +107,7 @@ class Dashboard:
             csrf=session.csrf if session else "",
             flashes=session.take_flashes() if session else [],
             refresh_seconds=self.config.refresh_seconds,
+            latency_metric=self.config.latency_metric,
             **context,
         )
         return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)

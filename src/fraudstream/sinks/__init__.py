@@ -56,6 +56,8 @@ Aggregates:
     highest ``by`` first.
 ``latency(where, bucket=None, metric="ttdf", percentiles=(50, 90, 99)) -> list[LatencyPoint]``
     Milliseconds; ``metric`` is ``"ttdf"`` (``fd.ttdf``: event time -> decision),
+    ``"queue_time"`` (``fd.queue_time``: input appended to the log -> decision, meaningful
+    when event times are simulated; NULL in rows an older version stored),
     ``"frauddetector_time"`` (``fd.frauddetector_time``: scoring) or ``"proc_time"``
     (``fd.proc_time``). One point for the whole range (``bucket=None``, ``start``
     None) or one per bucket: ``count``, ``mean``, ``maximum``, ``percentiles: {50.0: ms, ...}``
@@ -74,7 +76,7 @@ Aggregates:
 
 Single decisions and lists (lists are :class:`DecisionSummary`: ``event_id``, ``entity_id``,
 ``event_time``, ``outcome``, ``score``, ``amount``, ``currency``, ``category``, ``email``,
-``ip``, ``ttdf``, ``detector_version``, ``label``):
+``ip``, ``ttdf``, ``detector_version``, ``label``, ``queue_time``):
 
 ``get(event_id) -> StoredDecision | None``
     The full record as the processor wrote it (``record``, with ``fd``: rules, reasons,

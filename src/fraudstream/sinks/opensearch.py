@@ -90,6 +90,7 @@ DECISION_MAPPING: Final[dict[str, Any]] = {
                 "ttdf": _DOUBLE,
                 "proc_time": _DOUBLE,
                 "frauddetector_time": _DOUBLE,
+                "queue_time": _DOUBLE,
                 "decision_time": _DATE,
                 "scores": {"type": "object", "dynamic": True},
                 "rules": {

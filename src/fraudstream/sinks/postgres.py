@@ -13,6 +13,10 @@ The connection string is a libpq URL or key/value string; keep the password out 
 one transaction; if the server refuses it for its data, its rows are retried one by one and
 those refused are counted as rejected (logged by position, never by content) instead of
 blocking the stream. Server messages are never logged whole: they may quote card data.
+
+A database written by an older version is brought up to date when the store opens it
+(columns added since, :data:`ADDED_COLUMNS`, are added in place, NULL in existing rows). The
+column list is read first, so opening an up-to-date database takes no table lock.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     category TEXT, email TEXT COLLATE "C", ip TEXT COLLATE "C", card_bin BIGINT,
     billing_state TEXT, latitude DOUBLE PRECISION, longitude DOUBLE PRECISION,
     ttdf DOUBLE PRECISION, proc_time DOUBLE PRECISION, fd_time DOUBLE PRECISION,
+    queue_time DOUBLE PRECISION,
     detector_id TEXT, detector_version TEXT, duplicate BOOLEAN NOT NULL,
     rules TEXT NOT NULL, record JSONB NOT NULL, written_ms BIGINT NOT NULL,
     PRIMARY KEY (topic, part, msg_offset)
@@ -70,6 +75,9 @@ CREATE TABLE IF NOT EXISTS labels (
     note TEXT NOT NULL, labelled_ms BIGINT NOT NULL
 );
 """
+
+#: Columns of ``decisions`` added after the first schema, with their types.
+ADDED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (("queue_time", "DOUBLE PRECISION"),)
 
 
 def _error(exc: psycopg.Error) -> str:
@@ -105,6 +113,21 @@ def _clean(row: DecisionRow) -> DecisionRow:
     return replace(row, record=orjson.dumps(fix(orjson.loads(row.record))), **changes)
 
 
+def _migrate(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Add the columns an older ``decisions`` table lacks (in the caller's transaction)."""
+    present = {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = 'decisions'"
+        )
+    }
+    for name, kind in ADDED_COLUMNS:
+        if name not in present:
+            log.info("decision store: adding column decisions.%s", name)
+            conn.execute(f"ALTER TABLE decisions ADD COLUMN IF NOT EXISTS {name} {kind}")
+
+
 def _pg(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s`` (no literal ``%`` or ``?`` in our SQL)."""
     return sql.replace("%", "%%").replace("?", "%s")
@@ -130,6 +153,7 @@ class PostgresDecisionStore(SqlDecisionStore):
                     # Serialise concurrent first starts: CREATE ... IF NOT EXISTS still races.
                     conn.execute("SELECT pg_advisory_xact_lock(74207511)")
                     conn.execute(SCHEMA)
+                    _migrate(conn)
             except psycopg.OperationalError as exc:
                 self._drop()
                 raise SinkUnavailable(f"{self.describe()}: {_error(exc)}") from exc

@@ -46,7 +46,10 @@ GroupField = Literal[
     "outcome", "currency", "category", "billing_state", "detector_version", "card_bin"
 ]
 GROUP_FIELDS: Final[tuple[str, ...]] = get_args(GroupField)
-LatencyMetric = Literal["ttdf", "frauddetector_time", "proc_time"]
+#: ``ttdf``: event time -> decision (``fd.ttdf``); ``queue_time``: appended to the input log ->
+#: decision (the pipeline's own latency, meaningful with simulated event times);
+#: ``frauddetector_time``: scoring; ``proc_time``: event time -> scoring start.
+LatencyMetric = Literal["ttdf", "queue_time", "frauddetector_time", "proc_time"]
 LATENCY_METRICS: Final[tuple[str, ...]] = get_args(LatencyMetric)
 SearchField = Literal["any", "event_id", "entity_id", "email", "ip"]
 SEARCH_FIELDS: Final[tuple[str, ...]] = get_args(SearchField)
@@ -294,6 +297,8 @@ class DecisionSummary(_Dict):
     ttdf: float | None
     detector_version: str | None
     label: str | None
+    #: ``fd.queue_time`` (None for decisions stored by a version that did not keep it).
+    queue_time: float | None = None
 
     _TIME_FIELDS = ("event_time",)
 

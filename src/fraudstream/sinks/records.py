@@ -59,6 +59,7 @@ class DecisionRow:
     ttdf: float | None
     proc_time: float | None
     fd_time: float | None
+    queue_time: float | None
     detector_id: str | None
     detector_version: str | None
     duplicate: bool
@@ -204,6 +205,7 @@ def parse_decision(message: Message) -> DecisionRow | Rejected:
         ttdf=_float(fd.get("ttdf")),
         proc_time=_float(fd.get("proc_time")),
         fd_time=_float(fd.get("frauddetector_time")),
+        queue_time=_float(fd.get("queue_time")),
         detector_id=_text(fd.get("detector_id")),
         detector_version=_text(fd.get("detector_version_id")),
         duplicate=bool(fd.get("duplicate", False)),

@@ -116,6 +116,8 @@ def sample_decisions(
             for (rec, truth), t in zip(records, times, strict=True)
         ]
     rng = np.random.default_rng([seed, 77])
+    # Its own stream, so adding log append times left every other drawn value as it was.
+    append_rng = np.random.default_rng([seed, 78])
     out: list[SampleDecision] = []
     for offset, (raw, truth) in enumerate(records):
         tx = parse_transaction(raw)
@@ -127,7 +129,17 @@ def sample_decisions(
         event_time = tx.event_time.timestamp()
         started = event_time + float(rng.lognormal(math.log(0.008), 0.5))
         scoring_ms = float(rng.lognormal(math.log(1.5), 0.4))
-        source = Message("transactions", 0, offset, tx.entity_id.encode(), b"")
+        # The producer appends the transaction to the log between its event time and the
+        # start of scoring, so queue_time (append -> decision) is a part of ttdf.
+        appended = event_time + (started - event_time) * float(append_rng.uniform(0.1, 0.6))
+        source = Message(
+            "transactions",
+            0,
+            offset,
+            tx.entity_id.encode(),
+            b"",
+            timestamp_ms=round(appended * 1000.0),
+        )
         output = decision_output(
             topic,
             source,

@@ -82,6 +82,7 @@ DECISION_COLUMNS: Final[tuple[str, ...]] = (
     "ttdf",
     "proc_time",
     "fd_time",
+    "queue_time",
     "detector_id",
     "detector_version",
     "duplicate",
@@ -117,6 +118,7 @@ UPSERT_LABEL: Final = (
 _GROUP_COLUMNS: Final = {name: f"d.{name}" for name in GROUP_FIELDS}
 _LATENCY_COLUMNS: Final = {
     "ttdf": "d.ttdf",
+    "queue_time": "d.queue_time",
     "frauddetector_time": "d.fd_time",
     "proc_time": "d.proc_time",
 }
@@ -128,7 +130,7 @@ _SEARCH_COLUMNS: Final = {
 }
 _SUMMARY: Final = (
     "d.event_id, d.entity_id, d.event_ms, d.outcome, d.score, d.amount, d.currency,"
-    " d.category, d.email, d.ip, d.ttdf, d.detector_version, l.label"
+    " d.category, d.email, d.ip, d.ttdf, d.detector_version, l.label, d.queue_time"
 )
 _JOIN_LABELS: Final = " LEFT JOIN labels l ON l.event_id = d.event_id"
 _JOIN_TRUTH: Final = " LEFT JOIN truth t ON t.event_id = d.event_id"
@@ -206,6 +208,7 @@ def _summary(row: Sequence[Any]) -> DecisionSummary:
         ttdf=row[10],
         detector_version=row[11],
         label=row[12],
+        queue_time=row[13],
     )
 
 
@@ -248,6 +251,7 @@ def decision_params(
         row.ttdf,
         row.proc_time,
         row.fd_time,
+        row.queue_time,
         row.detector_id,
         row.detector_version,
         row.duplicate,

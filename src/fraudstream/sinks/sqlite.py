@@ -5,6 +5,9 @@ open the file (writers queue on ``busy_timeout``). A batch is one ``BEGIN IMMEDI
 transaction: all of it is stored or none. ``synchronous=NORMAL`` keeps a committed batch across
 a crash of the process (a power loss may lose the last batches, which the sink consumer then
 writes again from its committed offsets, because offsets are committed after the batch).
+
+A file written by an older version is brought up to date when it is opened (columns added
+since are added in place, empty for the rows already there); see :data:`ADDED_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ __all__ = ["DEFAULT_FILENAME", "SQLiteDecisionStore"]
 log = logging.getLogger(__name__)
 
 DEFAULT_FILENAME: Final = "decisions.db"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+#: Columns of ``decisions`` added after version 1, with their types: an older file gets them
+#: (``ALTER TABLE ... ADD COLUMN``, NULL in existing rows) when it is opened.
+ADDED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (("queue_time", "REAL"),)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -41,7 +47,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     event_ms INTEGER NOT NULL, decision_ms INTEGER,
     outcome TEXT, score REAL, amount REAL, currency TEXT, category TEXT,
     email TEXT, ip TEXT, card_bin INTEGER, billing_state TEXT, latitude REAL, longitude REAL,
-    ttdf REAL, proc_time REAL, fd_time REAL,
+    ttdf REAL, proc_time REAL, fd_time REAL, queue_time REAL,
     detector_id TEXT, detector_version TEXT, duplicate INTEGER NOT NULL,
     rules TEXT NOT NULL, record TEXT NOT NULL, written_ms INTEGER NOT NULL,
     PRIMARY KEY (topic, part, msg_offset)
@@ -61,6 +67,43 @@ CREATE TABLE IF NOT EXISTS labels (
     labelled_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older file lacks and record the schema version. One write
+    transaction, checked again inside it: processes opening the file at once do it once."""
+    version = conn.execute(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"
+    ).fetchone()
+    wanted = {name for name, _ in ADDED_COLUMNS}
+    if (
+        version is not None
+        and version[0] >= SCHEMA_VERSION
+        and wanted <= _columns(conn, "decisions")
+    ):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        present = _columns(conn, "decisions")
+        for name, kind in ADDED_COLUMNS:
+            if name not in present:
+                log.info("decision store: adding column decisions.%s", name)
+                conn.execute(f"ALTER TABLE decisions ADD COLUMN {name} {kind}")
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            " WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class SQLiteDecisionStore(SqlDecisionStore):
@@ -89,10 +132,7 @@ class SQLiteDecisionStore(SqlDecisionStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             conn.executescript(SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            _migrate(conn)
         except sqlite3.Error as exc:
             raise SinkUnavailable(f"cannot open decision store {self.path}: {exc}") from exc
 
