@@ -60,6 +60,11 @@ def test_masking_keeps_only_what_identifies_a_case() -> None:
     assert mask_card("4111 1111 1111 1111") == "411111***"
     text = "a.b@x.org from 10.0.0.12 paid with 4111111111111111 at offset 1234567"
     assert mask_text(text) == "a***@x.org from 10.0.0.*** paid with 411111*** at offset 1234567"
+    local = "metrics on http://127.0.0.1:9108, API on 0.0.0.0:8080, client 8.8.4.4"
+    assert (
+        mask_text(local)
+        == "metrics on http://127.0.0.1:9108, API on 0.0.0.0:8080, client 8.8.4.***"
+    )
 
 
 def test_the_log_filter_masks_messages_and_arguments(caplog: pytest.LogCaptureFixture) -> None:

@@ -107,8 +107,16 @@ def mask_card(value: Any) -> str:
 def mask_text(text: str) -> str:
     """Free text with e-mail addresses, IPv4 addresses and card numbers masked."""
     text = _EMAIL_RE.sub(lambda m: f"{m.group(1)}{MASK}@{m.group(2)}", text)
-    text = _IPV4_RE.sub(lambda m: f"{m.group(1)}.{MASK}", text)
+    text = _IPV4_RE.sub(_mask_ipv4, text)
     return _CARD_RE.sub(_mask_pan, text)
+
+
+def _mask_ipv4(match: re.Match[str]) -> str:
+    """Loopback and the wildcard address are this machine, never a customer: operators need
+    them readable in logs (metrics URLs, local brokers)."""
+    if match.group().startswith("127.") or match.group() == "0.0.0.0":  # noqa: S104
+        return match.group()
+    return f"{match.group(1)}.{MASK}"
 
 
 def _luhn(digits: str) -> bool:

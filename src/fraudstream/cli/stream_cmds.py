@@ -192,8 +192,7 @@ def produce(
     )
     from fraudstream.stream.replay import Item, read_events
 
-    # Unmasked (as before): these logs name addresses operators copy (metrics URL, brokers).
-    setup_logging(mask=False)
+    setup_logging()
     url = broker_url(broker, home)
     per_s = parse_rate(rate or ("max" if replay else "30/min"))
     source: Iterator[Item]
@@ -317,8 +316,7 @@ def process(
     from fraudstream.stream.processor import Processor, ProcessorSettings
     from fraudstream.stream.transport import TopicPartition
 
-    # Unmasked (as before): these logs name addresses operators copy (metrics URL, brokers).
-    setup_logging(mask=False)
+    setup_logging()
     url = broker_url(broker, home)
     detector = detector_id or DETECTOR_ID
     options: dict[str, Any] = {}
