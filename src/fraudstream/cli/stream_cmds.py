@@ -23,6 +23,7 @@ import click
 from fraudstream.cli.logs import setup_logging
 from fraudstream.cli.main import friendly_errors, home_option
 from fraudstream.errors import InvalidInput, NotFound
+from fraudstream.runtime import freeze_startup_objects
 from fraudstream.stream.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 from fraudstream.stream.transport import (
     open_transport,
@@ -371,6 +372,7 @@ def process(
                 on_assign=reload_state,
             )
         )
+        freeze_startup_objects()  # no 100+ ms full collections over the libraries mid-stream
         with stop_on_signals(processor.stop):
             handled = processor.run(max_events=max_events, idle_timeout=until_idle)
     click.echo(
