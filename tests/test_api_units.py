@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,10 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given
+from hypothesis import strategies as st
 
+from fraudstream.api import auth
 from fraudstream.api.auth import ApiKeyVerifier, SigV4Verifier, bearer_token
 from fraudstream.api.errors import ApiError, from_exception
 from fraudstream.api.operations import HANDLERS, changes_registry
@@ -340,3 +344,58 @@ def test_pagination_tokens_round_trip() -> None:
     assert decode_token(encode_token("n05")) == "n05"
     with pytest.raises(ApiError):
         decode_token("%%%")
+
+
+_HEADER_NAMES = st.sampled_from(
+    ["content-type", "x-amz-target", "x-amz-user-agent", "x-amz-content-sha256", "x-custom"]
+)
+_HEADER_VALUES = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=126) | st.sampled_from(" \t"),
+    max_size=40,
+)
+
+
+@given(
+    extra=st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=5),
+    body=st.binary(max_size=300),
+    method=st.sampled_from(["POST", "post", "GET"]),
+)
+def test_the_direct_canonical_request_is_botocores(
+    extra: dict[str, str], body: bytes, method: str
+) -> None:
+    headers = {"host": "127.0.0.1:8080", "x-amz-date": "20261127T101500Z", **extra}
+    signed = sorted(headers)
+    digest = hashlib.sha256(body).hexdigest()
+    if "x-amz-content-sha256" in headers:
+        headers["x-amz-content-sha256"] = digest  # the verifier refuses any other value
+    direct = auth._canonical_request(method, "/", "", headers, signed, body, digest)
+    assert direct == auth._botocore_canonical_request(method, "/", "", headers, signed, body)
+
+
+def test_other_paths_and_queries_use_botocores_canonical_request() -> None:
+    headers = {"host": "h", "x-amz-date": "20261127T101500Z"}
+    body = b"{}"
+    digest = hashlib.sha256(body).hexdigest()
+    for path, query in (("/a b/../c", ""), ("/", "b=2&a=1")):
+        assert auth._canonical_request(
+            "POST", path, query, headers, sorted(headers), body, digest
+        ) == auth._botocore_canonical_request("POST", path, query, headers, sorted(headers), body)
+
+
+def test_sigv4_checks_a_claimed_body_hash_against_the_body() -> None:
+    """botocore's signer trusts X-Amz-Content-SHA256; a MITM could swap the body under it."""
+    request = AWSRequest(
+        method="POST",
+        url="http://127.0.0.1:8080/",
+        data=b'{"a": 1}',
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Content-SHA256": hashlib.sha256(b'{"a": 1}').hexdigest(),
+        },
+    )
+    SigV4Auth(Credentials(KEY_ID, SECRET), "frauddetector", "us-east-1").add_auth(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers["host"] = "127.0.0.1:8080"
+    assert _verify(headers, b'{"a": 1}').access_key_id == KEY_ID
+    with pytest.raises(ApiError, match="X-Amz-Content-SHA256"):
+        _verify(headers, b'{"a": 2}')

@@ -39,6 +39,43 @@ class _ReceivedRequest(AWSRequest):  # type: ignore[misc]
         return self.data  # type: ignore[no-any-return]
 
 
+def _canonical_request(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    signed: list[str],
+    body: bytes,
+    body_hash: str,
+) -> str:
+    """SigV4's canonical request, as botocore builds it.
+
+    The AFD protocol is always ``POST /`` without a query: that shape is built directly (a
+    tenth of botocore's cost, a fifth of a prediction's), anything else goes through botocore's
+    own signer. A test holds the two equal.
+    """
+    if path == "/" and not query:
+        lines = "".join(f"{h}:{' '.join(headers[h].split())}\n" for h in signed)
+        return f"{method.upper()}\n/\n\n{lines}\n{';'.join(signed)}\n{body_hash}"
+    return _botocore_canonical_request(method, path, query, headers, signed, body)
+
+
+def _botocore_canonical_request(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    signed: list[str],
+    body: bytes,
+) -> str:
+    url = f"http://{headers['host']}{path}" + (f"?{query}" if query else "")
+    request = _ReceivedRequest(
+        method=method, url=url, headers={h: headers[h] for h in signed}, data=body
+    )
+    signer = SigV4Auth(Credentials("-", "-"), "-", "-")
+    return str(signer.canonical_request(request))
+
+
 @functools.lru_cache(maxsize=256)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """SigV4's derived key (the same HMAC chain as SigV4Auth.signature), once per day."""
@@ -140,13 +177,22 @@ class SigV4Verifier:
         if missing:
             raise _denied(f"signed header(s) missing from the request: {', '.join(missing)}")
 
-        url = f"http://{headers['host']}{path}" + (f"?{query}" if query else "")
-        request = _ReceivedRequest(
-            method=method, url=url, headers={h: headers[h] for h in signed}, data=body
+        body_hash = hashlib.sha256(body).hexdigest()
+        claimed = headers.get("x-amz-content-sha256")
+        if claimed is not None and claimed != body_hash:
+            # botocore's signer takes this header as the body's hash without looking at the
+            # body; AWS checks it, and so must we, or a signed header would vouch for any body.
+            raise _denied("X-Amz-Content-SHA256 does not match the request body")
+        canonical = _canonical_request(method, path, query, headers, signed, body, body_hash)
+        scope_text = f"{scope_date}/{region}/{service}/aws4_request"
+        string_to_sign = "\n".join(
+            (
+                ALGORITHM,
+                amz_date,
+                scope_text,
+                hashlib.sha256(canonical.encode()).hexdigest(),
+            )
         )
-        request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(key_id, secret), service, region)
-        string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
         expected = hmac.new(
             _signing_key(secret, scope_date, region, service),
             string_to_sign.encode(),
