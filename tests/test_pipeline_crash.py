@@ -60,6 +60,7 @@ class ProcessorProcess:
         exactly_once: bool,
         log: Path,
         batch_size: int = 100,
+        extra: tuple[str, ...] = (),
     ) -> None:
         prefix = topics.transactions.removesuffix("transactions")
         cmd = [
@@ -69,6 +70,7 @@ class ProcessorProcess:
         ]  # fmt: skip
         if exactly_once:
             cmd.append("--exactly-once")
+        cmd.extend(extra)
         self.log = log
         self._out = log.open("wb")
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -291,3 +293,55 @@ def test_a_fenced_processor_exits_non_zero_instead_of_retrying_forever(
         wait_until(lambda: outputs_written(transport, topics) >= total, "the twin's work", [twin])
         assert twin.terminate() == 0, twin.text()[-3000:]
         assert set(event_ids(read_topic(transport, topics.processed, total))) >= sent
+
+
+def test_processors_sharing_redis_state_lose_no_update(
+    redis_server: Any,
+    topics: Topics,
+    detector_home: Path,
+    tmp_path: Path,
+    spawn: list[ProcessorProcess],
+) -> None:
+    """Scale-out with shared state: two processors write the same card-BIN, IP and e-mail
+    states at once. Redis refuses a write over a concurrent one; the engine must read and
+    update again, so every event is scored (no scoring-error dead letter) and counted exactly
+    once in every state it touches."""
+    from fraudstream.detector import Engine
+    from fraudstream.detector.defaults import DETECTOR_ID
+    from fraudstream.detector.features import RedisStateStore
+    from fraudstream.events import parse_transaction
+
+    url = f"embedded:{tmp_path / 'log.db'}?session_timeout=2"
+    state_url = redis_server.url.rsplit("/", 1)[0] + "/7"  # a database no other test uses
+    total = 1500
+    with open_transport(url) as transport:
+        ensure_topics(transport, 4, topics)
+        procs = [
+            ProcessorProcess(
+                url, detector_home, topics, group="shared", instance=name, exactly_once=False,
+                log=tmp_path / f"{name}.log", extra=("--state-url", state_url),
+            )
+            for name in ("a", "b")
+        ]  # fmt: skip
+        spawn.extend(procs)
+        wait_until(lambda: all(p.assigned() == 2 for p in procs), "a 2+2 split", procs)
+        sent = produce_simulated(transport, topics, total)
+        wait_until(lambda: outputs_written(transport, topics) >= total, "all outputs", procs)
+        assert [p.terminate() for p in procs] == [0, 0]
+        assert all(p.handled() > 0 for p in procs)
+        assert sum(transport.end_offsets(topics.dlq).values()) == 0, "events were dead-lettered"
+
+    engine = Engine.open(detector_home)
+    try:
+        extractor = engine.compiled(DETECTOR_ID).models[0].extractor
+    finally:
+        engine.close()
+    expected: Counter[str] = Counter()
+    for record in sent:
+        expected.update(extractor.state_keys(parse_transaction(record).to_event()))
+    shared = [key for key, n in expected.items() if n > 1 and not key.startswith("entity")]
+    assert shared, "the traffic shares no BIN, IP or e-mail state: nothing was tested"
+    with RedisStateStore(state_url) as store:
+        states = store.get_many(list(expected))
+    counted = {key: (state.count if state else 0) for key, state in states.items()}
+    assert counted == dict(expected)

@@ -9,6 +9,7 @@ counter within ``refresh_seconds``.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -20,7 +21,13 @@ import numpy as np
 import numpy.typing as npt
 
 from fraudstream.detector.event_store import EventStore
-from fraudstream.detector.features import FeatureExtractor, MemoryStateStore, StateStore
+from fraudstream.detector.features import (
+    FeatureExtractor,
+    MemoryStateStore,
+    StateConflict,
+    StateStore,
+)
+from fraudstream.detector.features.extractor import MAX_BACKOFF_SECONDS, MAX_CONFLICT_RETRIES
 from fraudstream.detector.models import TrainedModel
 from fraudstream.detector.prediction import Prediction, RuleResult
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore, score_variable
@@ -256,18 +263,32 @@ class Engine:
     def _features(
         self, cv: CompiledVersion, event: Event, *, update: bool
     ) -> tuple[list[npt.NDArray[np.float64]], bool]:
-        """All models' vectors from the state before the event, then one state update."""
+        """All models' vectors from the state before the event, then one state update.
+
+        A shared store (Redis) refuses a write over another processor's concurrent one
+        (StateConflict): read, compute and update again, so no update is lost and the event
+        never becomes a scoring error.
+        """
         if not cv.models:
             return [], False
         keys = sorted({k for m in cv.models for k in m.extractor.state_keys(event)})
-        states = self.state.get_many(keys)
-        vectors = [m.extractor.compute(event, states) for m in cv.models]
-        duplicate = False
-        if update:
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            states = self.state.get_many(keys)
+            vectors = [m.extractor.compute(event, states) for m in cv.models]
+            if not update:
+                return vectors, False
             fresh = [m.extractor.update(event, states) for m in cv.models]
-            duplicate = not fresh[0]
-            self.state.put_many({k: v for k, v in states.items() if v is not None})
-        return vectors, duplicate
+            if not fresh[0]:
+                return vectors, True  # already counted: nothing to write
+            try:
+                self.state.put_many({k: v for k, v in states.items() if v is not None})
+            except StateConflict:
+                time.sleep(random.uniform(0.0, min(MAX_BACKOFF_SECONDS, 0.0005 * 2.0**attempt)))
+                continue
+            return vectors, False
+        raise StateConflict(
+            f"event {event.event_id!r}: state kept changing under {MAX_CONFLICT_RETRIES} attempts"
+        )
 
     def _wants_reasons(self, prediction: Prediction) -> bool:
         if self.explain == "all":
