@@ -340,9 +340,7 @@ class Engine:
         """
         for extractor in self._extractors_for(event.event_type):
             with self._lock:
-                states = self.state.get_many(extractor.state_keys(event))
-                if extractor.update(event, states):
-                    self.state.put_many({k: v for k, v in states.items() if v is not None})
+                extractor.process(event, self.state)  # retries a concurrent Redis write
         self.events.put_event(event, label, label_time)
 
     def _extractors_for(self, event_type: str) -> list[FeatureExtractor]:
