@@ -72,6 +72,7 @@ def main() -> None:
         dlq_cmds,
         engine_cmds,
         flink_cmds,
+        simulate_cmds,
         sink_cmds,
         stream_cmds,
     )
@@ -79,6 +80,7 @@ def main() -> None:
 
     register(
         demo,
+        *simulate_cmds.COMMANDS,
         *engine_cmds.COMMANDS,
         *stream_cmds.COMMANDS,
         *sink_cmds.COMMANDS,

@@ -13,6 +13,7 @@ from fraudstream.detector.engine import Engine
 from fraudstream.detector.features import MemoryStateStore
 from fraudstream.detector.registry import score_variable
 from fraudstream.detector.trainer import Progress, run_training
+from fraudstream.detector.training_data import check_afd_csv_header
 from fraudstream.errors import FraudstreamError
 
 EVENT_TYPE = "transaction"
@@ -92,6 +93,7 @@ def install_default_detector(
     ``warm`` continues the engine's entity state and event store from the training history,
     for a live stream of the same customers (the demo).
     """
+    check_afd_csv_header(training_csv, [v[0] for v in TRANSACTION_VARIABLES])
     reg = engine.registry
     define_transaction_event_type(engine)
     if not reg.get_models(model_type=MODEL_TYPE) or not any(

@@ -102,6 +102,51 @@ def _unlabelled(treatment: str) -> int | None:
     raise InvalidInput("unlabeledEventsTreatment must be IGNORE, FRAUD, LEGIT or AUTO")
 
 
+def check_afd_csv_header(
+    path: Path | str, model_variables: Sequence[str], *, require_entity: bool = True
+) -> None:
+    """Refuse a training CSV without the columns a model needs, reading only its header
+    (before training starts, so a bad file is a clear input error, not a failed version)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"training data not found: {path}")
+    try:
+        header = pd.read_csv(path, dtype=str, nrows=0).columns
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InvalidInput(f"{path.name}: not a readable CSV file ({exc})") from None
+    _check_columns(path, _normalised(header), model_variables, require_entity)
+
+
+def _normalised(columns: Iterable[str]) -> list[str]:
+    """AFD's meta columns in upper case, variables in lower case."""
+    return [
+        c.strip().upper() if c.strip().upper() in META_COLUMNS else c.strip().lower()
+        for c in columns
+    ]
+
+
+def _check_columns(
+    path: Path,
+    columns: list[str],
+    model_variables: Sequence[str] | None,
+    require_entity: bool,
+) -> list[str]:
+    """The variable columns to read; InvalidInput naming every missing column."""
+    required = ["EVENT_TIMESTAMP", "EVENT_LABEL"]
+    if require_entity:
+        required += ["ENTITY_ID", "ENTITY_TYPE"]
+    variables = (
+        list(model_variables) if model_variables else [c for c in columns if c not in META_COLUMNS]
+    )
+    missing = [c for c in (*required, *variables) if c not in columns]
+    if missing:
+        raise InvalidInput(
+            f"{path.name}: missing column(s) {', '.join(missing)}",
+            [(c, "missing column") for c in missing],
+        )
+    return variables
+
+
 def read_afd_csv(
     path: Path | str,
     *,
@@ -120,24 +165,8 @@ def read_afd_csv(
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InvalidInput(f"{path.name}: not a readable CSV file ({exc})") from None
-    frame.columns = [
-        c.strip().upper() if c.strip().upper() in META_COLUMNS else c.strip().lower()
-        for c in frame.columns
-    ]
-    required = ["EVENT_TIMESTAMP", "EVENT_LABEL"]
-    if require_entity:
-        required += ["ENTITY_ID", "ENTITY_TYPE"]
-    variables = (
-        list(model_variables)
-        if model_variables
-        else [c for c in frame.columns if c not in META_COLUMNS]
-    )
-    missing = [c for c in (*required, *variables) if c not in frame.columns]
-    if missing:
-        raise InvalidInput(
-            f"{path.name}: missing column(s) {', '.join(missing)}",
-            [(c, "missing column") for c in missing],
-        )
+    frame.columns = _normalised(frame.columns)
+    variables = _check_columns(path, list(frame.columns), model_variables, require_entity)
     unknown = [v for v in variables if v not in data_types]
     if unknown:
         raise InvalidInput(
