@@ -394,6 +394,100 @@ def test_known_window_values(extractor: FeatureExtractor) -> None:
     assert f["entity_km_from_home"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_habit_amount_features_against_a_direct_computation(
+    extractor: FeatureExtractor,
+) -> None:
+    """Largest-amount ratios and the shrunk per-category z-score, recomputed from scratch
+    for every event of a stream from the events *before* it (never itself, never later)."""
+    from fraudstream.detector.features.entity import (
+        PRIOR_LOG_STD,
+        PRIOR_MEAN_WEIGHT,
+        PRIOR_WEIGHT,
+    )
+
+    rng = np.random.default_rng(11)
+    small = TRANSACTION_SCHEMA.small_amount
+    rows = []
+    store = MemoryStateStore()
+    for i in range(60):
+        category = ["food_dining", "travel", "misc_net"][i % 3 if i % 7 else 0]
+        amount = float(np.round(rng.choice([2.5, 4.99, rng.lognormal(3.5, 1.0)]), 2))
+        e = event(f"h{i}", "habit", START + i * 3 * HOUR, transaction_amt=amount,
+                  product_category=category)  # fmt: skip
+        vector, _ = extractor.process(e, store)
+        rows.append((category, amount, features(extractor, vector)))
+    for k, (category, amount, f) in enumerate(rows):
+        before = rows[:k]
+        x = math.log1p(amount)
+        if not before:
+            assert math.isnan(f["entity_amount_to_max"])
+            assert math.isnan(f["entity_category_amount_zscore"])
+            continue
+        assert f["entity_amount_to_max"] == pytest.approx(amount / max(a for _, a, _ in before))
+        in_category = [a for c, a, _ in before if c == category]
+        if in_category:
+            assert f["entity_category_amount_to_max"] == pytest.approx(amount / max(in_category))
+        else:
+            assert math.isnan(f["entity_category_amount_to_max"])
+        usual = np.log1p([a for a in in_category if a >= small])
+        overall = float(np.mean(np.log1p([a for _, a, _ in before])))
+        n = len(usual)
+        mean = (usual.sum() + PRIOR_MEAN_WEIGHT * overall) / (n + PRIOR_MEAN_WEIGHT)
+        m2 = float(((usual - usual.mean()) ** 2).sum()) if n else 0.0
+        std = math.sqrt((m2 + PRIOR_WEIGHT * PRIOR_LOG_STD**2) / (n - 1 + PRIOR_WEIGHT))
+        assert f["entity_category_amount_zscore"] == pytest.approx((x - mean) / std), k
+
+
+def test_hour_category_and_known_since_features(extractor: FeatureExtractor) -> None:
+    store = MemoryStateStore()
+    day = 86400.0
+    base = START - START % day + 10 * HOUR  # 10:00 UTC
+    # 9 earlier events: at 09:xx, 10:xx, 11:xx (x2 each), 22:xx (x3), from one IP and device.
+    for i, hours in enumerate([9, 10, 11, 9, 10, 11, 22, 22, 22]):
+        t = base - 10 * day + i * day + (hours - 10) * HOUR
+        extractor.process(event(f"p{i}", "rhythm", t, product_category="grocery_pos"), store)
+    # Two purchases in other categories in the last hour; a new IP in the last one.
+    now = base + 5 * day
+    extractor.process(event("q1", "rhythm", now - 50 * 60, product_category="travel"), store)
+    extractor.process(
+        event("q2", "rhythm", now - 10 * 60, product_category="home", ip_address="10.9.9.9"),
+        store,
+    )
+    vector, _ = extractor.process(
+        event("q3", "rhythm", now, ip_address="10.9.9.9", user_agent="curl/8"), store
+    )
+    f = features(extractor, vector)
+    # 10:00 UTC: 11 earlier events, 6 within an hour of it plus the 2 of the last hour at 09:xx.
+    assert f["entity_hour_share_3h"] == pytest.approx((8 + 1) / (11 + 8))
+    assert f["entity_distinct_categories_1h"] == 2.0  # travel and home, not grocery_pos
+    assert f["entity_ip_known_days"] == pytest.approx(10 * 60 / day)
+    assert f["entity_new_device"] == 1.0
+    assert f["entity_device_known_days"] == 0.0
+    first = base - 10 * day - HOUR  # the first event, at 09:xx
+    assert f["entity_email_known_days"] == pytest.approx((now - first) / day)
+    # Two hours later nothing was bought in the last hour; back on the usual IP and device.
+    later, _ = extractor.process(event("q4", "rhythm", now + 2 * HOUR), store)
+    g = features(extractor, later)
+    assert g["entity_distinct_categories_1h"] == 0.0
+    assert g["entity_ip_known_days"] == pytest.approx((now + 2 * HOUR - first) / day)
+    assert g["entity_device_known_days"] == pytest.approx((now + 2 * HOUR - first) / day)
+
+
+def test_known_since_forgets_evicted_values(extractor: FeatureExtractor) -> None:
+    store = MemoryStateStore()
+    extractor.process(event("a0", "evict", START, ip_address="10.0.0.1"), store)
+    for i in range(SEEN_CAPS["ip"]):  # pushes 10.0.0.1 out of the remembered IPs
+        extractor.process(event(f"a{i + 1}", "evict", START + (i + 1) * 60,
+                                ip_address=f"10.0.1.{i}"), store)  # fmt: skip
+    vector, _ = extractor.process(event("z", "evict", START + HOUR, ip_address="10.0.0.1"), store)
+    f = features(extractor, vector)
+    assert f["entity_new_ip"] == 1.0
+    assert f["entity_ip_known_days"] == 0.0
+    state = store.get_many(["entity:customer:evict"])["entity:customer:evict"]
+    assert state is not None
+    assert set(state.since["ip"]) == set(state.seen["ip"])
+
+
 def test_strings_and_typed_values_give_identical_features(
     events: list[Event], extractor: FeatureExtractor, offline: np.ndarray
 ) -> None:

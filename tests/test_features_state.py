@@ -6,6 +6,7 @@ import math
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -101,14 +102,48 @@ def test_features_after_a_round_trip_are_identical(items: list[Event]) -> None:
         amounts=st.lists(finite, max_size=5),
         probe_times=st.lists(finite, max_size=5),
         seen=st.dictionaries(text, st.dictionaries(text, finite, max_size=3), max_size=3),
+        since=st.dictionaries(text, st.dictionaries(text, finite, max_size=3), max_size=3),
         hours=st.lists(st.integers(0, 2**40), max_size=24),
-        amount_stats=st.lists(finite, max_size=3),
-        categories=st.dictionaries(text, st.lists(finite, min_size=4, max_size=4), max_size=3),
+        amount_stats=st.lists(finite, min_size=4, max_size=4),
+        categories=st.dictionaries(text, st.lists(finite, min_size=6, max_size=6), max_size=3),
         geo=st.lists(finite, max_size=8),
     )
 )
 def test_any_state_round_trips(state: EntityState) -> None:
     assert EntityState.from_bytes(state.to_bytes()) == state
+
+
+def test_a_format_1_state_is_upgraded_on_reading() -> None:
+    hours = [0] * 24
+    hours[0] = 3
+    old = orjson.dumps(
+        [1, 3, 100.0, 300.0, ["a", "b", "c"], [100.0, 200.0, 300.0], [5.0, 50.0, 20.0], [],
+         {"ip": {"1.1.1.1": 300.0}}, hours, [3.0, 2.5, 1.2], {"travel": [3.0, 3.0, 2.5, 1.2]},
+         []]
+    )  # fmt: skip
+    state = EntityState.from_bytes(old)
+    assert state.amount_stats == [3.0, 2.5, 1.2, 50.0]  # largest amount still remembered
+    assert state.categories == {"travel": [3.0, 3.0, 2.5, 1.2, 0.0, 0.0]}  # unknown: 0
+    assert state.since == {}
+    assert EntityState.from_bytes(state.to_bytes()) == state  # written as the current format
+    # An IP known from before first-seen times were kept has no known-since (NaN), not 0.
+    vector = EXTRACTOR.compute(
+        Event("d", "customer", "a", 400.0, {"ip_address": "1.1.1.1", "transaction_amt": 9.0}),
+        {"entity:customer:a": state},
+    )
+    values = dict(zip(EXTRACTOR.feature_names, vector.tolist(), strict=True))
+    assert values["entity_new_ip"] == 0.0
+    assert math.isnan(values["entity_ip_known_days"])
+    assert values["entity_amount_to_max"] == pytest.approx(9.0 / 50.0)
+
+
+def test_touch_since_keeps_the_earliest_sighting_of_late_events() -> None:
+    state = EntityState()
+    state.touch_since("ip", "x", 100.0)
+    state.touch_since("ip", "x", 50.0)  # late: seen earlier than we knew, last seen unchanged
+    state.touch_since("ip", "x", 80.0)
+    assert state.since["ip"] == {"x": 50.0}
+    assert state.seen["ip"] == {"x": 100.0}
 
 
 @pytest.mark.parametrize(

@@ -20,21 +20,36 @@ _DESCRIPTIONS: dict[str, str] = {
     "entity_count_24h": "entity's events in the last 24 hours",
     "entity_count_7d": "entity's events in the last 7 days",
     "entity_hour_share": "share of the entity's events at this hour of day",
+    "entity_hour_share_3h": (
+        "share of the entity's events within an hour of this time of day "
+        "(smoothed: 1 + events there, over 8 + events)"
+    ),
     "entity_amount_sum_1h": "entity's spending in the last hour",
     "entity_amount_sum_24h": "entity's spending in the last 24 hours",
     "entity_amount_sum_7d": "entity's spending in the last 7 days",
     "entity_amount_max_7d": "entity's largest payment in the last 7 days",
     "entity_amount_to_max_7d": "amount / the entity's largest payment in the last 7 days",
     "entity_amount_zscore": "how unusual the amount is for the entity (z-score of log amount)",
+    "entity_amount_to_max": "amount / the entity's largest earlier payment (remembered)",
     "entity_new_category": "first purchase in this category for the entity",
     "entity_category_share": "share of the entity's events in this category",
-    "entity_category_amount_zscore": "how unusual the amount is for the entity in this category",
+    "entity_distinct_categories_1h": "categories the entity bought in during the last hour",
+    "entity_category_amount_zscore": (
+        "how unusual the amount is for the entity in this category (z-score of log amount "
+        "against its usual, not small, purchases there)"
+    ),
+    "entity_category_amount_to_max": (
+        "amount / the entity's largest earlier payment in this category"
+    ),
     "entity_new_ip": "IP address not seen before for the entity",
     "entity_distinct_ips_7d": "IP addresses the entity used in the last 7 days",
     "entity_new_email": "e-mail address not seen before for the entity",
     "entity_distinct_emails_7d": "e-mail addresses the entity used in the last 7 days",
     "entity_new_device": "device (user agent) not seen before for the entity",
     "entity_distinct_devices_7d": "devices the entity used in the last 7 days",
+    "entity_ip_known_days": "days since the entity first used this IP address (0: new)",
+    "entity_email_known_days": "days since the entity first used this e-mail address (0: new)",
+    "entity_device_known_days": "days since the entity first used this device (0: new)",
     "entity_new_card_bin": "card BIN not seen before for the entity",
     "entity_distinct_card_bins_7d": "card BINs the entity used in the last 7 days",
     "entity_new_currency": "currency not seen before for the entity",

@@ -38,7 +38,7 @@ Vector = npt.NDArray[np.float64]
 
 #: Bumped whenever a feature's meaning changes, so a stored config from an older layout is
 #: rejected instead of silently feeding a model the wrong columns.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 #: How often :meth:`FeatureExtractor.process` re-reads after a concurrent writer won, and the
 #: cap of its randomised exponential back-off (without it, two workers hammering one hot key
 #: can keep invalidating each other in lock-step).

@@ -17,16 +17,22 @@ part                   bound
 ``seen``               per role, the last few distinct values with their last-seen time
                        (:data:`SEEN_CAPS`, least recently seen evicted); shared keys keep
                        their entities here
+``since``              for the roles of :data:`SINCE_ROLES`, when each value ``seen`` remembers
+                       was first seen (evicted with it)
 ``hours``              24 counters (events by UTC hour of day), entity keys only
-``amount_stats``       Welford ``[n, mean, m2]`` of ``log1p(amount)``
-``categories``         per category ``[events, n, mean, m2]`` (:data:`CATEGORY_CAP` categories,
-                       the rarest evicted)
+``amount_stats``       Welford ``[n, mean, m2]`` of ``log1p(amount)``, then the largest amount
+``categories``         per category ``[events, n, mean, m2, largest amount, last time]``:
+                       Welford of ``log1p(amount)`` over purchases of at least the schema's
+                       ``small_amount`` (:data:`CATEGORY_CAP` categories, the rarest evicted)
 ``geo``                ``[n, x, y, z, last_x, last_y, last_z, last_time]``: running sum of
                        unit vectors (the "home" direction) and the latest location
 =====================  ==========================================================================
 
 The serialised form is an orjson array; floats round-trip exactly (shortest repr), so a state
 that went through SQLite or Redis yields bit-identical features to one that stayed in memory.
+Format 1 (before the largest amounts, first-seen and category times were kept) is still read:
+the entity's largest amount starts from the largest one still in ``amounts``, a category's
+largest amount and last time as unknown (0), first-seen times as unknown.
 """
 
 from __future__ import annotations
@@ -59,7 +65,11 @@ SEEN_CAPS: dict[str, int] = {
     "entity": 128,
 }
 
-_FORMAT = 1
+#: Roles whose values also keep their first-seen time (how long the entity has known them).
+SINCE_ROLES: tuple[str, ...] = ("ip", "email", "device")
+
+_FORMAT = 2
+_OLD_FORMAT = 1  # no largest amounts, no first-seen times: upgraded on reading
 
 
 class StateFormatError(FraudstreamError, ValueError):
@@ -78,6 +88,7 @@ class EntityState:
     amounts: list[float] = field(default_factory=list)
     probe_times: list[float] = field(default_factory=list)
     seen: dict[str, dict[str, float]] = field(default_factory=dict)
+    since: dict[str, dict[str, float]] = field(default_factory=dict)
     hours: list[int] = field(default_factory=list)
     amount_stats: list[float] = field(default_factory=list)
     categories: dict[str, list[float]] = field(default_factory=dict)
@@ -146,6 +157,33 @@ class EntityState:
         if len(values) > SEEN_CAPS[role]:
             del values[next(iter(values))]
 
+    def touch_since(self, role: str, value: str, time: float) -> None:
+        """:meth:`touch`, also keeping when ``value`` was first seen (for :data:`SINCE_ROLES`)."""
+        values = self.seen.get(role)
+        if values is None:
+            self.seen[role] = {value: time}
+            self.since[role] = {value: time}
+            return
+        previous = values.pop(value, None)
+        if previous is None:  # new (or evicted and back): first seen now
+            firsts = self.since.get(role)
+            if firsts is None:
+                firsts = self.since[role] = {}
+            firsts[value] = time
+        elif previous > time:  # a late event: maybe the earliest sighting, not the latest
+            firsts = self.since.get(role)
+            first = None if firsts is None else firsts.get(value)
+            if firsts is not None and first is not None and time < first:
+                firsts[value] = time
+            time = previous
+        values[value] = time
+        if len(values) > SEEN_CAPS[role]:
+            stalest = next(iter(values))
+            del values[stalest]
+            firsts = self.since.get(role)
+            if firsts is not None:
+                firsts.pop(stalest, None)
+
     # -- serialisation ----------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
@@ -162,6 +200,7 @@ class EntityState:
                 self.probe_times,
                 self.seen,
                 self.hours,
+                self.since,
                 self.amount_stats,
                 self.categories,
                 self.geo,
@@ -175,11 +214,14 @@ class EntityState:
             parts: Any = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise StateFormatError(f"feature state is not valid JSON: {exc}") from None
-        if not isinstance(parts, list) or len(parts) != 13 or parts[0] != _FORMAT:
-            version = parts[0] if isinstance(parts, list) and parts else None
+        version = parts[0] if isinstance(parts, list) and parts else None
+        size = {_FORMAT: 14, _OLD_FORMAT: 13}.get(version) if type(version) is int else None
+        if size is None or len(parts) != size:
             raise StateFormatError(f"unsupported feature state format {version!r}")
+        old = version == _OLD_FORMAT
+        rest = 10 if old else 11  # where amount_stats, categories and geo start
         try:
-            return cls(
+            state = cls(
                 count=int(parts[1]),
                 first_seen=float(parts[2]),
                 last_seen=float(parts[3]),
@@ -189,12 +231,19 @@ class EntityState:
                 probe_times=[float(t) for t in parts[7]],
                 seen=dict(parts[8]),
                 hours=list(parts[9]),
-                amount_stats=list(parts[10]),
-                categories=dict(parts[11]),
-                geo=list(parts[12]),
+                since={} if old else dict(parts[10]),
+                amount_stats=list(parts[rest]),
+                categories=dict(parts[rest + 1]),
+                geo=list(parts[rest + 2]),
             )
-        except (TypeError, ValueError) as exc:
+            if old:
+                if state.amount_stats:
+                    state.amount_stats.append(max(state.amounts, default=0.0))
+                for stats in state.categories.values():
+                    stats += (0.0, 0.0)
+        except (TypeError, ValueError, AttributeError) as exc:
             raise StateFormatError(f"malformed feature state: {exc}") from None
+        return state
 
 
 def _prune(times: list[float], amounts: list[float] | None, horizon: float, cap: int) -> None:

@@ -55,7 +55,11 @@ def train(
     threads: int = 2,
     on_round: Callable[[int, int], None] | None = None,
 ) -> TrainedModel:
-    """Train on the earlier 85% of events (by time), calibrate and evaluate on the later 15%."""
+    """Train on the earlier 85% of events (by time), calibrate and evaluate on the later 15%.
+
+    The number of trees is chosen by early stopping on the last tenth of the training period;
+    the model is then trained again with that many trees on the whole training period.
+    """
     n = labels.size
     if matrix.shape != (n, len(feature_names)):
         raise InvalidInput(f"matrix shape {matrix.shape} does not match {n} labels")
@@ -91,9 +95,14 @@ def train(
     if on_round is not None:
         callbacks.append(lambda env: on_round(env.iteration + 1, MAX_ROUNDS))
     booster = lgb.train(merged, train_set, MAX_ROUNDS, valid_sets=[stop_set], callbacks=callbacks)
+    rounds = booster.best_iteration or booster.current_iteration()
     booster.free_dataset()
-    # Keep only the trees up to the best iteration, so serving costs no more than it must.
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    # Early stopping chose how many trees (no more than that: serving costs no more than it
+    # must); the final model learns them from the whole training period, early-stopping slice
+    # included: it is the most recent data before validation, and rare patterns (the first
+    # purchase of a spree...) need every example there is.
+    booster = lgb.train(merged, dataset(slice(0, cut)), rounds)
+    booster.free_dataset()
 
     val_raw = np.asarray(booster.predict(matrix[cut:], num_threads=threads), dtype=np.float64)
     val_y = labels[cut:]
