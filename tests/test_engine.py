@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,7 @@ def test_labels_on_stored_events_train_a_new_model_version(engine: Engine) -> No
 def test_observed_events_count_in_the_entity_history(engine: Engine) -> None:
     (first, _), (second, _) = live_events(2)
     engine.compiled(DETECTOR_ID)
-    second.entity_id = first.entity_id
+    second = dataclasses.replace(second, entity_id=first.entity_id)
     engine.observe(first, "legit", first.event_time)
     key = f"entity:customer:{first.entity_id}"
     assert engine.state.get_many([key])[key] is not None

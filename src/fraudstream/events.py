@@ -172,7 +172,7 @@ class Transaction(BaseModel):
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Event:
     """An AFD event: what the detector scores, stores and learns from.
 

@@ -56,6 +56,7 @@ class FeatureExtractor:
     __slots__ = (
         "_entity",
         "_keyed",
+        "_last",
         "_raw",
         "_reader",
         "categorical_features",
@@ -72,6 +73,7 @@ class FeatureExtractor:
         self.schema = schema
         self.vocabulary: Vocabulary = check_vocabulary(vocabulary or {})
         self._reader = EventReader(schema)
+        self._last: tuple[Event | None, EventView | None] = (None, None)
         self._raw = EventBlock(schema, self.vocabulary)
         self._entity = EntityBlock(schema)
         blocks: list[FeatureBlock] = [self._raw, self._entity]
@@ -99,11 +101,11 @@ class FeatureExtractor:
 
     def state_keys(self, event: Event) -> list[str]:
         """Keys of the states this event reads and updates (entity first)."""
-        return list(self._reader.read(event).keys)
+        return list(self._read(event).keys)
 
     def compute(self, event: Event, states: Mapping[str, EntityState | None]) -> Vector:
         """The event's features given ``states`` (as they were *before* the event)."""
-        row = self._compute(self._reader.read(event), states)
+        row = self._compute(self._read(event), states)
         return np.fromiter(row, np.float64, len(row))
 
     def update(self, event: Event, states: MutableMapping[str, EntityState | None]) -> bool:
@@ -111,7 +113,7 @@ class FeatureExtractor:
 
         Returns ``False`` and changes nothing when the entity already counted this event id.
         """
-        return self._update(self._reader.read(event), states)
+        return self._update(self._read(event), states)
 
     def process(self, event: Event, store: StateStore) -> tuple[Vector, bool]:
         """Online step: ``(features, duplicate)``, with the store updated.
@@ -180,7 +182,14 @@ class FeatureExtractor:
     # -- internals shared by process() and build_training_matrix() ---------------------------
 
     def _read(self, event: Event) -> EventView:
-        return self._reader.read(event)
+        """The event's view, read once for the state_keys -> compute -> update sequence that
+        every caller makes (events are immutable; one tuple swap keeps threads consistent)."""
+        last_event, last_view = self._last
+        if last_event is event and last_view is not None:
+            return last_view
+        view = self._reader.read(event)
+        self._last = (event, view)
+        return view
 
     def _compute(self, view: EventView, states: Mapping[str, EntityState | None]) -> list[float]:
         out: list[float] = []
