@@ -130,3 +130,22 @@ def test_training_data_without_a_required_column_is_refused(tmp_path: Path) -> N
         writer.writeheader()
         writer.writerows(rows)
     refused(run(tmp_path / "home", "train", str(broken)), "EVENT_TIMESTAMP")
+
+
+def test_a_demo_home_whose_detector_cannot_score_says_how_to_start_afresh(
+    detector_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade that changed the feature layout, an old demo's model cannot load: the
+    demo must say so (and how to start a fresh one) instead of dead-lettering every event."""
+    from fraudstream.cli.demo_setup import DemoSetup, prepare
+    from fraudstream.detector import Engine
+    from fraudstream.errors import FraudstreamError, InvalidInput
+
+    DemoSetup(history_end=1_700_000_000.0).save(detector_home)
+
+    def old_model(self: Engine, detector_id: str, version_id: str | None = None) -> None:
+        raise InvalidInput("feature config version 1 is not 2: retrain it")
+
+    monkeypatch.setattr(Engine, "compiled", old_model)
+    with pytest.raises(FraudstreamError, match="make clean"):
+        prepare(detector_home)

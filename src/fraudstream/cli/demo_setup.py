@@ -16,6 +16,7 @@ import orjson
 from fraudstream.detector import Engine
 from fraudstream.detector.defaults import DETECTOR_ID, install_default_detector
 from fraudstream.detector.trainer import Progress
+from fraudstream.errors import FraudstreamError
 from fraudstream.simulate import generate_history, write_afd_csv
 
 SETUP_FILE = "demo.json"
@@ -59,6 +60,14 @@ def prepare(
     engine = Engine.open(home)
     try:
         if existing is not None and _has_active(engine):
+            try:
+                engine.compiled(DETECTOR_ID)
+            except FraudstreamError as exc:
+                raise FraudstreamError(
+                    f"the demo in {home} cannot score with its detector ({exc}); it was set up "
+                    f"by another fraudstream version: delete {home} (`make clean`) for a fresh "
+                    "demo"
+                ) from None
             return existing, None
         end = datetime.now(UTC).replace(microsecond=0)
         history = generate_history(
