@@ -18,6 +18,13 @@ real boto3 client against the real running API server (as tests/test_api_afd.py 
   cell defines ``DETECTOR_VER``, so every call lands in its ``except`` branch, and ``head(...)``
   is undefined); it makes the same GetEventPrediction call, so it is not scripted separately.
 
+The two End-to-End notebooks share most of their cells (word for word, or but for names and
+values): each such piece is one module-level function, named after the notebook section it
+comes from, that both tests call where their notebook runs it. Where the two versions differ a
+little (a printed word, the order of a list, Stored_Data's ``eventIngestion="ENABLED"``, the
+training data source) a parameter (mostly ``stored=``) carries the difference, as it does for
+the profiling helpers; the cells only one notebook has stay inline in its test.
+
 What is changed, and nothing else:
 
 * the client: ``boto3.client('frauddetector')`` gets ``endpoint_url`` and our SigV4 keys
@@ -60,7 +67,7 @@ import logging
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.pool import ThreadPool as Pool
 from pathlib import Path
@@ -335,6 +342,429 @@ def _check_scored(predictions: pd.DataFrame, outcomes: list[str]) -> None:
     assert set(outcomes) == {"fraud", "investigate", "approve"}
 
 
+# -- the cells both End-to-End notebooks share (word for word, or but for names and values) ----
+
+
+def create_variables(client, features_dict, stored=True):  # type: ignore[no-untyped-def]
+    """
+    Check if variables exist, if not, adds the variable to Fraud Detector
+    (``stored=False``: the External_Data_OFI variant, which prints "exists" for "has been defined")
+    """
+    for feature in features_dict.keys():
+        DEFAULT_VALUE = "0.0" if features_dict[feature] in ["NUMERIC", "PRICE"] else "<null>"
+        DATA_TYPE = "FLOAT" if features_dict[feature] in ["NUMERIC", "PRICE"] else "STRING"
+
+        try:
+            resp = client.get_variables(name=feature)
+            features_dict[feature] = resp["variables"][0]["dataType"]
+            if stored:
+                print(
+                    "{0} has been defined, data type: {1}".format(feature, features_dict[feature])
+                )
+            else:
+                print("{0} exists, data type: {1}".format(feature, features_dict[feature]))
+        except:
+            print("Creating variable: {0}".format(feature))
+            resp = client.create_variable(
+                name=feature,
+                dataType=DATA_TYPE,
+                dataSource="EVENT",
+                defaultValue=DEFAULT_VALUE,
+                description=feature,
+                variableType=features_dict[feature],
+            )
+    return features_dict
+
+
+def create_label(client, label_mapper):  # type: ignore[no-untyped-def]
+    """
+    Add labels to Fraud Detector
+    """
+    for label in label_mapper["FRAUD"]:
+        response = client.put_label(name=label, description="FRAUD")
+
+    for label in label_mapper["LEGIT"]:
+        response = client.put_label(name=label, description="LEGIT")
+
+
+def create_event_variables_and_labels(
+    client: Any, df_stats: pd.DataFrame, training_data_schema: dict[str, Any], stored: bool = True
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Both End-to-End notebooks, 'Create event variables and labels' (calling the two above)."""
+    if stored:
+        exclude_list = [
+            "ENTITY_TYPE",
+            "ENTITY_ID",
+            "EVENT_ID",
+            "EVENT_TIMESTAMP",
+            "EVENT_LABEL",
+            "LABEL_TIMESTAMP",
+            "UNKNOWN",
+        ]
+    else:  # External_Data_OFI lists them in another order
+        exclude_list = [
+            "EVENT_ID",
+            "ENTITY_ID",
+            "EVENT_TIMESTAMP",
+            "EVENT_LABEL",
+            "LABEL_TIMESTAMP",
+            "ENTITY_TYPE",
+            "UNKNOWN",
+        ]
+    features_dict = (
+        df_stats.loc[(~df_stats["feature_type"].isin(exclude_list))]
+        .set_index("feature_name")["feature_type"]
+        .to_dict()
+    )
+    print("\n --- model variable dict --")
+    features_dict = create_variables(client, features_dict, stored=stored)
+    print(features_dict)
+
+    label_mapper = training_data_schema["labelSchema"]["labelMapper"]
+    print("\n --- model label schema dict --")
+    print(label_mapper)
+    create_label(client, label_mapper)
+    return features_dict, label_mapper
+
+
+def define_entity_and_event_type(
+    client: Any,
+    ENTITY_TYPE: str,
+    ENTITY_DESC: str,
+    EVENT_TYPE: str,
+    event_variables: list[str],
+    event_labels: list[str],
+    stored: bool = True,
+) -> None:
+    """Both End-to-End notebooks, 'Define your Entity and Event Type'."""
+    # (Stored_Data's cell reads the entity type from the data, describes it by its name and
+    # enables event ingestion)
+    # --- no changes just run this code block ---
+    # -- create entity type --
+    try:
+        response = client.get_entity_types(name=ENTITY_TYPE)
+        print("-- entity type exists --")
+        print(response)
+    except:
+        response = client.put_entity_type(name=ENTITY_TYPE, description=ENTITY_DESC)
+        print("-- create entity type --")
+        print(response)
+
+    # -- create event type --
+    ingestion = {"eventIngestion": "ENABLED"} if stored else {}
+    try:
+        response = client.get_event_types(name=EVENT_TYPE)
+        print("\n-- event type exists --")
+        print(response)
+    except:
+        response = client.put_event_type(
+            name=EVENT_TYPE,
+            eventVariables=event_variables,
+            labels=event_labels,
+            **ingestion,
+            entityTypes=[ENTITY_TYPE],
+        )
+        print("\n-- create event type --")
+        print(response)
+
+
+def create_and_train_model(
+    client: Any,
+    MODEL_DESC: str,
+    EVENT_TYPE: str,
+    MODEL_NAME: str,
+    MODEL_TYPE: str,
+    training_data_schema: dict[str, Any],
+    trainingDataSource: str,
+    **events_detail: Any,
+) -> tuple[str, dict[str, Any]]:
+    """Both End-to-End notebooks, 'Create and train your model': create, train and wait."""
+    # --- no changes; just run this code block ---
+    # -- create our model --
+    try:
+        response = client.create_model(
+            description=MODEL_DESC,
+            eventTypeName=EVENT_TYPE,
+            modelId=MODEL_NAME,
+            modelType=MODEL_TYPE,
+        )
+        print("-- initalize model --")
+        print(response)
+    except Exception:
+        pass
+
+    # --- no changes; just run this code block ---
+    # -- initalizes the model, it's now ready to train --
+    response = client.create_model_version(
+        modelId=MODEL_NAME,
+        modelType=MODEL_TYPE,
+        trainingDataSource=trainingDataSource,
+        trainingDataSchema=training_data_schema,
+        # ingestedEventsDetail (Stored_Data) or externalEventsDetail (External_Data_OFI):
+        **events_detail,
+    )
+    model_version = response["modelVersionNumber"]
+    print("-- model training --")
+    print(response)
+
+    # -- model training can take a long time, we'll loop until it's complete  --
+    print("-- wait for model training to complete --")
+    stime = time.time()
+    while True:
+        clear_output(wait=True)
+        response = client.get_model_version(
+            modelId=MODEL_NAME, modelType=MODEL_TYPE, modelVersionNumber=model_version
+        )
+        if response["status"] == "TRAINING_IN_PROGRESS":
+            print(f"current progress: {(time.time() - stime) / 60:{3}.{3}} minutes")
+            time.sleep(POLL)  # -- sleep for 60 seconds
+        if response["status"] != "TRAINING_IN_PROGRESS":
+            print("Model status : " + response["status"])
+            break
+    etime = time.time()
+
+    # -- summarize --
+    print("\n --- model training complete  --")
+    print("Elapsed time : %s" % (etime - stime) + " seconds \n")
+    print(response)
+    assert response["status"] == "TRAINING_COMPLETE", response
+    return str(model_version), dict(response)
+
+
+def activate_model_version(
+    client: Any, MODEL_NAME: str, MODEL_TYPE: str, model_version: str
+) -> None:
+    """Both End-to-End notebooks, 'Create and train your model': activate the version."""
+    # -- activate the model version --
+    response = client.update_model_version_status(
+        modelId=MODEL_NAME,
+        modelType=MODEL_TYPE,
+        modelVersionNumber=model_version,
+        status="ACTIVE",
+    )
+    print("-- activating model --")
+    print(response)
+
+    # -- wait until model is active --
+    print("--- waiting until model status is active ")
+    stime = time.time()
+    while True:
+        clear_output(wait=True)
+        response = client.get_model_version(
+            modelId=MODEL_NAME, modelType=MODEL_TYPE, modelVersionNumber=model_version
+        )
+        if response["status"] != "ACTIVE":
+            print(f"current progress: {(time.time() - stime) / 60:{3}.{3}} minutes")
+            time.sleep(POLL)  # sleep for 1 minute
+        if response["status"] == "ACTIVE":
+            print("Model status : " + response["status"])
+            break
+
+    etime = time.time()
+    print("Elapsed time : %s" % (etime - stime) + " seconds \n")
+    print(response)
+
+
+def model_performance_summary(
+    client: Any, MODEL_NAME: str, MODEL_TYPE: str, model_version: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Both End-to-End notebooks, 'Create and train your model': the two summaries' calls."""
+    # -- model performance summary --
+    trainingMetrics = client.describe_model_versions(
+        modelId=MODEL_NAME,
+        modelVersionNumber=model_version,
+        modelType=MODEL_TYPE,
+        maxResults=10,
+    )["modelVersionDetails"][0]["trainingResult"]["trainingMetrics"]
+
+    perf_auc = trainingMetrics["auc"]
+    df_model = pd.DataFrame(trainingMetrics["metricDataPoints"])
+    # (skipped: the ROC chart of df_model["fpr"], df_model["tpr"])
+    assert 0.5 < perf_auc <= 1.0
+
+    # -- variable importance summary --
+    varImpMetrics = client.describe_model_versions(
+        modelId=MODEL_NAME,
+        modelVersionNumber=model_version,
+        modelType=MODEL_TYPE,
+        maxResults=10,
+    )["modelVersionDetails"][0]["trainingResult"]["variableImportanceMetrics"]
+    return df_model, dict(varImpMetrics)
+
+
+def create_detector(
+    client: Any, DETECTOR_NAME: str, DETECTOR_DESC: str, EVENT_TYPE: str, df_model: pd.DataFrame
+) -> Any:
+    """Both End-to-End notebooks, 'Create a Fraud Detector, ...': put the detector; thresholds."""
+    # -- put detector, initalizes your detector --
+    response = client.put_detector(
+        detectorId=DETECTOR_NAME, description=DETECTOR_DESC, eventTypeName=EVENT_TYPE
+    )
+
+    # -- check the score thresholds with FPR from 1% to 6% --
+    model_stat = df_model.sort_values(by="fpr")
+    model_stat["fpr_bin"] = np.ceil(model_stat["fpr"] * 100) * 0.01
+    m = model_stat.loc[model_stat.groupby(["fpr_bin"])["threshold"].idxmin()]
+    m = m.round(decimals=2)[["fpr", "precision", "tpr", "threshold"]]
+    print(" --- score thresholds 1% to 6% --- ")
+    print(m.loc[(m["fpr"] > 0.0) & (m["fpr"] <= 0.06)].reset_index(drop=True))
+    return response
+
+
+def create_outcomes_and_rules(
+    client: Any, MODEL_NAME: str, DETECTOR_NAME: str
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Both End-to-End notebooks, 'Create a Fraud Detector, ...': outcomes and rules."""
+    # -- decide what threshold and corresponding outcome you want to add --
+    # here, we create three simple rules by cutting the score at [950,750], and create three
+    # outcome ['fraud', 'investigate', 'approve']
+    score_cuts = [950, 750]  # Note: recommend to fine tune this based on your business use case
+    outcomes = ["fraud", "investigate", "approve"]  # Note: recommend to define this likewise
+
+    def create_outcomes(outcomes):  # type: ignore[no-untyped-def]
+        """
+        Create Fraud Detector Outcomes
+        """
+        for outcome in outcomes:
+            print("creating outcome variable: {0} ".format(outcome))
+            response = client.put_outcome(name=outcome, description=outcome)
+
+    def create_rules(score_cuts, outcomes):  # type: ignore[no-untyped-def]
+        """
+        Creating rules
+
+        Arguments:
+            score_cuts  - list of score cuts to create rules
+            outcomes    - list of outcomes associated with the rules
+
+        Returns:
+            a rule list to used when creating detector
+        """
+
+        if len(score_cuts) + 1 != len(outcomes):
+            logging.error("Your socre cuts and outcomes are not matched.")
+
+        rule_list = []
+        for i in range(len(outcomes)):
+            # rule expression
+            if i < (len(outcomes) - 1):
+                rule = "${0}_insightscore > {1}".format(MODEL_NAME, score_cuts[i])
+            else:
+                rule = "${0}_insightscore <= {1}".format(MODEL_NAME, score_cuts[i - 1])
+
+            # append to rule_list (used when create detector)
+            rule_id = "rules{0}_{1}".format(i, MODEL_NAME)
+
+            rule_list.append({"ruleId": rule_id, "ruleVersion": "1", "detectorId": DETECTOR_NAME})
+
+            # create rules
+            print("creating rule: {0}: IF {1} THEN {2}".format(rule_id, rule, outcomes[i]))
+            try:
+                response = client.create_rule(
+                    ruleId=rule_id,
+                    detectorId=DETECTOR_NAME,
+                    expression=rule,
+                    language="DETECTORPL",
+                    outcomes=[outcomes[i]],
+                )
+            except:
+                print("this rule already exists in this detector")
+
+        return rule_list
+
+    # -- create outcomes --
+    print(" -- create outcomes --")
+    create_outcomes(outcomes)
+
+    # -- create rules --
+    print(" -- create rules --")
+    rule_list = create_rules(score_cuts, outcomes)
+    # the rules exist (the cell's bare except would also hide a refused rule):
+    for rule in rule_list:
+        details = client.get_rules(
+            detectorId=DETECTOR_NAME, ruleId=rule["ruleId"], ruleVersion=rule["ruleVersion"]
+        )["ruleDetails"]
+        assert len(details) == 1
+    return rule_list, outcomes
+
+
+def assemble_detector(
+    client: Any,
+    DETECTOR_NAME: str,
+    rule_list: list[dict[str, str]],
+    MODEL_NAME: str,
+    MODEL_TYPE: str,
+    model_version: str,
+    response: Any,
+) -> str:
+    """Both End-to-End notebooks, 'Create a Fraud Detector, ...': assemble it, then activate it."""
+    # -- create detector version --
+    client.create_detector_version(
+        detectorId=DETECTOR_NAME,
+        rules=rule_list,
+        modelVersions=[
+            {
+                "modelId": MODEL_NAME,
+                "modelType": MODEL_TYPE,
+                "modelVersionNumber": model_version,
+            }
+        ],
+        # there are 2 options for ruleExecutionMode:
+        #   'ALL_MATCHED'    - return all matched rules' outcome
+        #   'FIRST_MATCHED'  - return first matched rule's outcome
+        ruleExecutionMode="FIRST_MATCHED",
+    )
+
+    print("\n -- detector created -- ")
+    print(response)  # (the notebooks print put_detector's response here)
+
+    # -- activate the latest detector version --
+    detector_version_summaries = client.describe_detector(detectorId=DETECTOR_NAME)[
+        "detectorVersionSummaries"
+    ]
+    latest_detector_version = max([det["detectorVersionId"] for det in detector_version_summaries])
+    print("Latest Detector Version:", latest_detector_version)
+
+    response = client.update_detector_version_status(
+        detectorId=DETECTOR_NAME, detectorVersionId=latest_detector_version, status="ACTIVE"
+    )
+    print("\n -- detector activated -- ")
+    print(response)
+    return str(latest_detector_version)
+
+
+def get_predictions(
+    _predict: Callable[[list[Any]], list[Any]],
+    df_test: pd.DataFrame,
+    cols_keep: list[str],
+    outcomes: list[str],
+) -> pd.DataFrame:
+    """Both End-to-End notebooks, 'Make predictions': get predictions in parallel."""
+    df_list = df_test[cols_keep].values.tolist()
+    with Pool(processes=5) as p:
+        result = p.map(_predict, df_list)
+    predictions = pd.DataFrame(result, columns=cols_keep + ["score", "outcomes"])
+    assert len(predictions) == len(df_test) > 0
+    _check_scored(predictions, outcomes)
+    return predictions
+
+
+def check_auc(
+    predictions: pd.DataFrame, label_column: str, label_mapper: dict[str, list[str]]
+) -> float:
+    """Both End-to-End notebooks, 'Make predictions': check AUC."""
+    # -- check AUC --
+    predictions["event_label_int"] = np.nan
+    predictions.loc[predictions[label_column].isin(label_mapper["LEGIT"]), "event_label_int"] = 0
+    predictions.loc[predictions[label_column].isin(label_mapper["FRAUD"]), "event_label_int"] = 1
+
+    fpr, tpr, threshold = roc_curve(predictions["event_label_int"], predictions["score"])
+    test_auc = auc(fpr, tpr)
+    # (skipped: the plot of the test ROC curve)
+    print(f"test AUC: {test_auc:.3f}")
+    return float(test_auc)
+
+
 # -- Fraud_Detector_End_to_End_Stored_Data.ipynb ------------------------------------------------
 
 
@@ -396,107 +826,25 @@ def test_end_to_end_stored_data(tmp_path: Path) -> None:
         assert event_variables == list(SAMPLE_VARIABLES)
         assert event_labels == ["0", "1"]
 
-        # -- function to create all your variables ---
-        def create_variables(features_dict):  # type: ignore[no-untyped-def]
-            """
-            Check if variables exist, if not, adds the variable to Fraud Detector
-            """
-            for feature in features_dict.keys():
-                DEFAULT_VALUE = (
-                    "0.0" if features_dict[feature] in ["NUMERIC", "PRICE"] else "<null>"
-                )
-                DATA_TYPE = "FLOAT" if features_dict[feature] in ["NUMERIC", "PRICE"] else "STRING"
-
-                try:
-                    resp = client.get_variables(name=feature)
-                    features_dict[feature] = resp["variables"][0]["dataType"]
-                    print(
-                        "{0} has been defined, data type: {1}".format(
-                            feature, features_dict[feature]
-                        )
-                    )
-                except:
-                    print("Creating variable: {0}".format(feature))
-                    resp = client.create_variable(
-                        name=feature,
-                        dataType=DATA_TYPE,
-                        dataSource="EVENT",
-                        defaultValue=DEFAULT_VALUE,
-                        description=feature,
-                        variableType=features_dict[feature],
-                    )
-            return features_dict
-
-        # -- function to create all your labels ---
-        def create_label(label_mapper):  # type: ignore[no-untyped-def]
-            """
-            Add labels to Fraud Detector
-            """
-            for label in label_mapper["FRAUD"]:
-                response = client.put_label(name=label, description="FRAUD")
-
-            for label in label_mapper["LEGIT"]:
-                response = client.put_label(name=label, description="LEGIT")
-
-        exclude_list = [
-            "ENTITY_TYPE",
-            "ENTITY_ID",
-            "EVENT_ID",
-            "EVENT_TIMESTAMP",
-            "EVENT_LABEL",
-            "LABEL_TIMESTAMP",
-            "UNKNOWN",
-        ]
-        features_dict = (
-            df_stats.loc[(~df_stats["feature_type"].isin(exclude_list))]
-            .set_index("feature_name")["feature_type"]
-            .to_dict()
+        # -- create event variables and labels --
+        features_dict, label_mapper = create_event_variables_and_labels(
+            client, df_stats, training_data_schema
         )
-        print("\n --- model variable dict --")
-        features_dict = create_variables(features_dict)
-        print(features_dict)
-
-        label_mapper = training_data_schema["labelSchema"]["labelMapper"]
-        print("\n --- model label schema dict --")
-        print(label_mapper)
-        create_label(label_mapper)
 
         # what the printed output shows, a second run finding every variable defined:
-        assert create_variables(dict(features_dict)) == {
+        assert create_variables(client, dict(features_dict)) == {
             name: "FLOAT"
             if name in ("billing_latitude", "billing_longitude", "order_price")
             else "STRING"
             for name in SAMPLE_VARIABLES
         }
 
-        # --- no changes just run this code block ---
         # -- create entity types if not exist --
         entity_type = list(df["ENTITY_TYPE"].unique())[0]
 
-        try:
-            response = client.get_entity_types(name=entity_type)
-            print("-- entity type exists --")
-            print(response)
-        except:
-            response = client.put_entity_type(name=entity_type, description=entity_type)
-            print("-- create entity type --")
-            print(response)
-
-        # -- create event type --
-        try:
-            response = client.get_event_types(name=EVENT_TYPE)
-            print("\n-- event type exists --")
-            print(response)
-        except:
-            response = client.put_event_type(
-                name=EVENT_TYPE,
-                eventVariables=event_variables,
-                labels=event_labels,
-                eventIngestion="ENABLED",
-                entityTypes=[entity_type],
-            )
-            print("\n-- create event type --")
-            print(response)
+        define_entity_and_event_type(
+            client, entity_type, entity_type, EVENT_TYPE, event_variables, event_labels
+        )
         assert client.get_event_types(name=EVENT_TYPE)["eventTypes"][0]["labels"] == ["0", "1"]
 
         # -- markdown "Send Events": one event by send_event, checked by get_event --
@@ -572,27 +920,14 @@ def test_end_to_end_stored_data(tmp_path: Path) -> None:
         )["event"]
         assert (event["currentLabel"], event["labelTimestamp"]) == ("1", "2021-05-01T17:01:00Z")
 
-        # --- no changes; just run this code block ---
-        # -- create our model --
-        try:
-            response = client.create_model(
-                description=MODEL_DESC,
-                eventTypeName=EVENT_TYPE,
-                modelId=MODEL_NAME,
-                modelType=MODEL_TYPE,
-            )
-            print("-- initalize model --")
-            print(response)
-        except Exception:
-            pass
-
-        # --- no changes; just run this code block ---
-        # -- initalizes the model, it's now ready to train --
-        response = client.create_model_version(
-            modelId=MODEL_NAME,
-            modelType=MODEL_TYPE,
+        model_version, response = create_and_train_model(
+            client,
+            MODEL_DESC,
+            EVENT_TYPE,
+            MODEL_NAME,
+            MODEL_TYPE,
+            training_data_schema,
             trainingDataSource="INGESTED_EVENTS",
-            trainingDataSchema=training_data_schema,
             ingestedEventsDetail={
                 "ingestedEventsTimeWindow": {
                     "startTime": df["EVENT_TIMESTAMP"].min(),
@@ -600,126 +935,26 @@ def test_end_to_end_stored_data(tmp_path: Path) -> None:
                 }
             },
         )
-        model_version = response["modelVersionNumber"]
-        print("-- model training --")
-        print(response)
-
-        # -- model training can take a long time, we'll loop until it's complete  --
-        print("-- wait for model training to complete --")
-        stime = time.time()
-        while True:
-            clear_output(wait=True)
-            response = client.get_model_version(
-                modelId=MODEL_NAME, modelType=MODEL_TYPE, modelVersionNumber=model_version
-            )
-            if response["status"] == "TRAINING_IN_PROGRESS":
-                print(f"current progress: {(time.time() - stime) / 60:{3}.{3}} minutes")
-                time.sleep(POLL)  # -- sleep for 60 seconds
-            if response["status"] != "TRAINING_IN_PROGRESS":
-                print("Model status : " + response["status"])
-                break
-        etime = time.time()
-
-        # -- summarize --
-        print("\n --- model training complete  --")
-        print("Elapsed time : %s" % (etime - stime) + " seconds \n")
-        print(response)
-        assert response["status"] == "TRAINING_COMPLETE", response
         assert response["ingestedEventsDetail"]["ingestedEventsTimeWindow"]["endTime"] == (
             test_split_time
         )
 
-        # -- activate the model version --
-        response = client.update_model_version_status(
-            modelId=MODEL_NAME,
-            modelType=MODEL_TYPE,
-            modelVersionNumber=model_version,
-            status="ACTIVE",
+        activate_model_version(client, MODEL_NAME, MODEL_TYPE, model_version)
+
+        # -- model performance summary; variable importance summary --
+        df_model, varImpMetrics = model_performance_summary(
+            client, MODEL_NAME, MODEL_TYPE, model_version
         )
-        print("-- activating model --")
-        print(response)
-
-        # -- wait until model is active --
-        print("--- waiting until model status is active ")
-        stime = time.time()
-        while True:
-            clear_output(wait=True)
-            response = client.get_model_version(
-                modelId=MODEL_NAME, modelType=MODEL_TYPE, modelVersionNumber=model_version
-            )
-            if response["status"] != "ACTIVE":
-                print(f"current progress: {(time.time() - stime) / 60:{3}.{3}} minutes")
-                time.sleep(POLL)  # sleep for 1 minute
-            if response["status"] == "ACTIVE":
-                print("Model status : " + response["status"])
-                break
-
-        etime = time.time()
-        print("Elapsed time : %s" % (etime - stime) + " seconds \n")
-        print(response)
-
-        # -- model performance summary --
-        trainingMetrics = client.describe_model_versions(
-            modelId=MODEL_NAME,
-            modelVersionNumber=model_version,
-            modelType=MODEL_TYPE,
-            maxResults=10,
-        )["modelVersionDetails"][0]["trainingResult"]["trainingMetrics"]
-
-        perf_auc = trainingMetrics["auc"]
-        df_model = pd.DataFrame(trainingMetrics["metricDataPoints"])
-        # (skipped: the ROC chart of df_model["fpr"], df_model["tpr"])
-        assert 0.5 < perf_auc <= 1.0
         assert {"fpr", "precision", "tpr", "threshold"} <= set(df_model.columns)
-
-        # -- variable importance summary --
-        varImpMetrics = client.describe_model_versions(
-            modelId=MODEL_NAME,
-            modelVersionNumber=model_version,
-            modelType=MODEL_TYPE,
-            maxResults=10,
-        )["modelVersionDetails"][0]["trainingResult"]["variableImportanceMetrics"]
-
         df_var_imp = pd.DataFrame(varImpMetrics["logOddsMetrics"])
         # (skipped: df_var_imp.plot.barh(x='variableName', y='variableImportance', ...))
         assert {"variableName", "variableImportance"} <= set(df_var_imp.columns)
 
-        # -- put detector, initalizes your detector --
-        response = client.put_detector(
-            detectorId=DETECTOR_NAME, description=DETECTOR_DESC, eventTypeName=EVENT_TYPE
+        response = create_detector(client, DETECTOR_NAME, DETECTOR_DESC, EVENT_TYPE, df_model)
+        rule_list, outcomes = create_outcomes_and_rules(client, MODEL_NAME, DETECTOR_NAME)
+        latest_detector_version = assemble_detector(
+            client, DETECTOR_NAME, rule_list, MODEL_NAME, MODEL_TYPE, model_version, response
         )
-
-        # -- check the score thresholds with FPR from 1% to 6% --
-        model_stat = df_model.sort_values(by="fpr")
-        model_stat["fpr_bin"] = np.ceil(model_stat["fpr"] * 100) * 0.01
-        m = model_stat.loc[model_stat.groupby(["fpr_bin"])["threshold"].idxmin()]
-        m = m.round(decimals=2)[["fpr", "precision", "tpr", "threshold"]]
-        print(" --- score thresholds 1% to 6% --- ")
-        print(m.loc[(m["fpr"] > 0.0) & (m["fpr"] <= 0.06)].reset_index(drop=True))
-
-        rule_list, outcomes = _create_outcomes_and_rules(client, MODEL_NAME, DETECTOR_NAME)
-
-        # -- create detector version --
-        client.create_detector_version(
-            detectorId=DETECTOR_NAME,
-            rules=rule_list,
-            modelVersions=[
-                {
-                    "modelId": MODEL_NAME,
-                    "modelType": MODEL_TYPE,
-                    "modelVersionNumber": model_version,
-                }
-            ],
-            # there are 2 options for ruleExecutionMode:
-            #   'ALL_MATCHED'    - return all matched rules' outcome
-            #   'FIRST_MATCHED'  - return first matched rule's outcome
-            ruleExecutionMode="FIRST_MATCHED",
-        )
-
-        print("\n -- detector created -- ")
-        print(response)
-
-        latest_detector_version = _activate_latest_version(client, DETECTOR_NAME)
         assert latest_detector_version == "1"
 
         def _predict(record):  # type: ignore[no-untyped-def]
@@ -769,124 +1004,13 @@ def test_end_to_end_stored_data(tmp_path: Path) -> None:
             "EVENT_LABEL",
             "LABEL_TIMESTAMP",
         ] + event_variables
-        df_list = df_test[cols_keep].values.tolist()
-        with Pool(processes=5) as p:
-            result = p.map(_predict, df_list)
-        predictions = pd.DataFrame(result, columns=cols_keep + ["score", "outcomes"])
-        assert len(predictions) == len(df_test) > 0
-        _check_scored(predictions, outcomes)
+        predictions = get_predictions(_predict, df_test, cols_keep, outcomes)
 
         # -- check the distribution by labels --
         # (skipped: the histogram of the scores of each label)
 
-        # -- check AUC --
-        predictions["event_label_int"] = np.nan
-        predictions.loc[
-            predictions["EVENT_LABEL"].isin(label_mapper["LEGIT"]), "event_label_int"
-        ] = 0
-        predictions.loc[
-            predictions["EVENT_LABEL"].isin(label_mapper["FRAUD"]), "event_label_int"
-        ] = 1
-
-        fpr, tpr, threshold = roc_curve(predictions["event_label_int"], predictions["score"])
-        test_auc = auc(fpr, tpr)
-        # (skipped: the plot of the test ROC curve)
-        print(f"test AUC: {test_auc:.3f}")
+        test_auc = check_auc(predictions, "EVENT_LABEL", label_mapper)
         assert test_auc > 0.7
-
-
-def _create_outcomes_and_rules(
-    client: Any, MODEL_NAME: str, DETECTOR_NAME: str
-) -> tuple[list[dict[str, str]], list[str]]:
-    """The rules cell of both End_to_End notebooks (identical in the two)."""
-    # -- decide what threshold and corresponding outcome you want to add --
-    # here, we create three simple rules by cutting the score at [950,750], and create three
-    # outcome ['fraud', 'investigate', 'approve']
-    score_cuts = [950, 750]  # Note: recommend to fine tune this based on your business use case
-    outcomes = ["fraud", "investigate", "approve"]  # Note: recommend to define this likewise
-
-    def create_outcomes(outcomes):  # type: ignore[no-untyped-def]
-        """
-        Create Fraud Detector Outcomes
-        """
-        for outcome in outcomes:
-            print("creating outcome variable: {0} ".format(outcome))
-            response = client.put_outcome(name=outcome, description=outcome)
-
-    def create_rules(score_cuts, outcomes):  # type: ignore[no-untyped-def]
-        """
-        Creating rules
-
-        Arguments:
-            score_cuts  - list of score cuts to create rules
-            outcomes    - list of outcomes associated with the rules
-
-        Returns:
-            a rule list to used when creating detector
-        """
-
-        if len(score_cuts) + 1 != len(outcomes):
-            logging.error("Your socre cuts and outcomes are not matched.")
-
-        rule_list = []
-        for i in range(len(outcomes)):
-            # rule expression
-            if i < (len(outcomes) - 1):
-                rule = "${0}_insightscore > {1}".format(MODEL_NAME, score_cuts[i])
-            else:
-                rule = "${0}_insightscore <= {1}".format(MODEL_NAME, score_cuts[i - 1])
-
-            # append to rule_list (used when create detector)
-            rule_id = "rules{0}_{1}".format(i, MODEL_NAME)
-
-            rule_list.append({"ruleId": rule_id, "ruleVersion": "1", "detectorId": DETECTOR_NAME})
-
-            # create rules
-            print("creating rule: {0}: IF {1} THEN {2}".format(rule_id, rule, outcomes[i]))
-            try:
-                response = client.create_rule(
-                    ruleId=rule_id,
-                    detectorId=DETECTOR_NAME,
-                    expression=rule,
-                    language="DETECTORPL",
-                    outcomes=[outcomes[i]],
-                )
-            except:
-                print("this rule already exists in this detector")
-
-        return rule_list
-
-    # -- create outcomes --
-    print(" -- create outcomes --")
-    create_outcomes(outcomes)
-
-    # -- create rules --
-    print(" -- create rules --")
-    rule_list = create_rules(score_cuts, outcomes)
-    # the rules exist (the cell's bare except would also hide a refused rule):
-    for rule in rule_list:
-        details = client.get_rules(
-            detectorId=DETECTOR_NAME, ruleId=rule["ruleId"], ruleVersion=rule["ruleVersion"]
-        )["ruleDetails"]
-        assert len(details) == 1
-    return rule_list, outcomes
-
-
-def _activate_latest_version(client: Any, DETECTOR_NAME: str) -> str:
-    """The "activate the latest detector version" cell of both End_to_End notebooks."""
-    # -- activate the latest detector version --
-    detector_version_summaries = client.describe_detector(detectorId=DETECTOR_NAME)[
-        "detectorVersionSummaries"
-    ]
-    latest_detector_version = max([det["detectorVersionId"] for det in detector_version_summaries])
-    print("Latest Detector Version:", latest_detector_version)
-
-    response = client.update_detector_version_status(
-        detectorId=DETECTOR_NAME, detectorVersionId=latest_detector_version, status="ACTIVE"
-    )
-    print("\n -- detector activated -- ")
-    print(response)
-    return str(latest_detector_version)
 
 
 # -- Fraud_Detector_End_to_End_External_Data_OFI.ipynb ------------------------------------------
@@ -949,240 +1073,56 @@ def test_end_to_end_external_data_ofi(tmp_path: Path) -> None:
             "labelMapper": {"FRAUD": ["1"], "LEGIT": ["0"]}
         }
 
-        # -- function to create all your variables ---
-        def create_variables(features_dict):  # type: ignore[no-untyped-def]
-            """
-            Check if variables exist, if not, adds the variable to Fraud Detector
-            """
-            for feature in features_dict.keys():
-                DEFAULT_VALUE = (
-                    "0.0" if features_dict[feature] in ["NUMERIC", "PRICE"] else "<null>"
-                )
-                DATA_TYPE = "FLOAT" if features_dict[feature] in ["NUMERIC", "PRICE"] else "STRING"
-
-                try:
-                    resp = client.get_variables(name=feature)
-                    features_dict[feature] = resp["variables"][0]["dataType"]
-                    print("{0} exists, data type: {1}".format(feature, features_dict[feature]))
-                except:
-                    print("Creating variable: {0}".format(feature))
-                    resp = client.create_variable(
-                        name=feature,
-                        dataType=DATA_TYPE,
-                        dataSource="EVENT",
-                        defaultValue=DEFAULT_VALUE,
-                        description=feature,
-                        variableType=features_dict[feature],
-                    )
-            return features_dict
-
-        # -- function to create all your labels ---
-        def create_label(label_mapper):  # type: ignore[no-untyped-def]
-            """
-            Add labels to Fraud Detector
-            """
-            for label in label_mapper["FRAUD"]:
-                response = client.put_label(name=label, description="FRAUD")
-
-            for label in label_mapper["LEGIT"]:
-                response = client.put_label(name=label, description="LEGIT")
-
-        exclude_list = [
-            "EVENT_ID",
-            "ENTITY_ID",
-            "EVENT_TIMESTAMP",
-            "EVENT_LABEL",
-            "LABEL_TIMESTAMP",
-            "ENTITY_TYPE",
-            "UNKNOWN",
-        ]
-        features_dict = (
-            df_stats.loc[(~df_stats["feature_type"].isin(exclude_list))]
-            .set_index("feature_name")["feature_type"]
-            .to_dict()
+        # -- create event variables and labels --
+        features_dict, label_mapper = create_event_variables_and_labels(
+            client, df_stats, training_data_schema, stored=False
         )
-        print("\n --- model variable dict --")
-        features_dict = create_variables(features_dict)
-        print(features_dict)
 
-        label_mapper = training_data_schema["labelSchema"]["labelMapper"]
-        print("\n --- model label schema dict --")
-        print(label_mapper)
-        create_label(label_mapper)
-
-        # --- no changes just run this code block ---
-        # -- create entity type --
-        try:
-            response = client.get_entity_types(name=ENTITY_TYPE)
-            print("-- entity type exists --")
-            print(response)
-        except:
-            response = client.put_entity_type(name=ENTITY_TYPE, description=ENTITY_DESC)
-            print("-- create entity type --")
-            print(response)
-
-        # -- create event type --
-        try:
-            response = client.get_event_types(name=EVENT_TYPE)
-            print("\n-- event type exists --")
-            print(response)
-        except:
-            response = client.put_event_type(
-                name=EVENT_TYPE,
-                eventVariables=event_variables,
-                labels=event_labels,
-                entityTypes=[ENTITY_TYPE],
-            )
-            print("\n-- create event type --")
-            print(response)
+        # -- create entity type; create event type --
+        define_entity_and_event_type(
+            client,
+            ENTITY_TYPE,
+            ENTITY_DESC,
+            EVENT_TYPE,
+            event_variables,
+            event_labels,
+            stored=False,
+        )
         # a second run of the cell finds both, as the notebook's printed output shows:
         assert client.get_entity_types(name=ENTITY_TYPE)["entityTypes"][0]["name"] == "customer"
         (event_type,) = client.get_event_types(name=EVENT_TYPE)["eventTypes"]
         assert event_type["eventVariables"] == list(SAMPLE_VARIABLES)
         assert sorted(event_type["labels"]) == ["0", "1"]
 
-        # --- no changes; just run this code block ---
-        # -- create the model --
-        try:
-            response = client.create_model(
-                description=MODEL_DESC,
-                eventTypeName=EVENT_TYPE,
-                modelId=MODEL_NAME,
-                modelType=MODEL_TYPE,
-            )
-            print("-- initalize model --")
-            print(response)
-        except Exception:
-            pass
-
-        # --- no changes; just run this code block ---
-        # -- initalizes the model, it's now ready to train --
-        response = client.create_model_version(
-            modelId=MODEL_NAME,
-            modelType=MODEL_TYPE,
+        model_version, response = create_and_train_model(
+            client,
+            MODEL_DESC,
+            EVENT_TYPE,
+            MODEL_NAME,
+            MODEL_TYPE,
+            training_data_schema,
             trainingDataSource="EXTERNAL_EVENTS",
-            trainingDataSchema=training_data_schema,
             externalEventsDetail={"dataLocation": S3_FILE_TRAIN_LOC, "dataAccessRoleArn": ARN_ROLE},
         )
-        model_version = response["modelVersionNumber"]
-        print("-- model training --")
-        print(response)
-
-        # -- model training can take a long time, we'll loop until it's complete  --
-        print("-- wait for model training to complete --")
-        stime = time.time()
-        while True:
-            clear_output(wait=True)
-            response = client.get_model_version(
-                modelId=MODEL_NAME, modelType=MODEL_TYPE, modelVersionNumber=model_version
-            )
-            if response["status"] == "TRAINING_IN_PROGRESS":
-                print(f"current progress: {(time.time() - stime) / 60:{3}.{3}} minutes")
-                time.sleep(POLL)  # -- sleep for 60 seconds
-            if response["status"] != "TRAINING_IN_PROGRESS":
-                print("Model status : " + response["status"])
-                break
-        etime = time.time()
-
-        # -- summarize --
-        print("\n --- model training complete  --")
-        print("Elapsed time : %s" % (etime - stime) + " seconds \n")
-        print(response)
-        assert response["status"] == "TRAINING_COMPLETE", response
         assert response["externalEventsDetail"]["dataLocation"] == S3_FILE_TRAIN_LOC
 
-        # -- activate the model version --
-        response = client.update_model_version_status(
-            modelId=MODEL_NAME,
-            modelType=MODEL_TYPE,
-            modelVersionNumber=model_version,
-            status="ACTIVE",
+        activate_model_version(client, MODEL_NAME, MODEL_TYPE, model_version)
+
+        # -- model performance summary; variable importance summary --
+        df_model, varImpMetrics = model_performance_summary(
+            client, MODEL_NAME, MODEL_TYPE, model_version
         )
-        print("-- activating model --")
-        print(response)
-
-        # -- wait until model is active --
-        print("--- waiting until model status is active ")
-        stime = time.time()
-        while True:
-            clear_output(wait=True)
-            response = client.get_model_version(
-                modelId=MODEL_NAME, modelType=MODEL_TYPE, modelVersionNumber=model_version
-            )
-            if response["status"] != "ACTIVE":
-                print(f"current progress: {(time.time() - stime) / 60:{3}.{3}} minutes")
-                time.sleep(POLL)  # sleep for 1 minute
-            if response["status"] == "ACTIVE":
-                print("Model status : " + response["status"])
-                break
-
-        etime = time.time()
-        print("Elapsed time : %s" % (etime - stime) + " seconds \n")
-        print(response)
-
-        # -- model performance summary --
-        trainingMetrics = client.describe_model_versions(
-            modelId=MODEL_NAME,
-            modelVersionNumber=model_version,
-            modelType=MODEL_TYPE,
-            maxResults=10,
-        )["modelVersionDetails"][0]["trainingResult"]["trainingMetrics"]
-
-        perf_auc = trainingMetrics["auc"]
-        df_model = pd.DataFrame(trainingMetrics["metricDataPoints"])
-        # (skipped: the ROC chart of df_model["fpr"], df_model["tpr"])
-        assert 0.5 < perf_auc <= 1.0
-
-        # -- variable importance summary --
-        varImpMetrics = client.describe_model_versions(
-            modelId=MODEL_NAME,
-            modelVersionNumber=model_version,
-            modelType=MODEL_TYPE,
-            maxResults=10,
-        )["modelVersionDetails"][0]["trainingResult"]["variableImportanceMetrics"]
-
         df_var_imp = pd.DataFrame(varImpMetrics["logOddsMetrics"]).sort_values(
             by="variableImportance"
         )
         # (skipped: df_var_imp.plot.barh(x='variableName', y='variableImportance', ...))
         assert not df_var_imp.empty
 
-        # -- put detector, initalizes your detector --
-        response = client.put_detector(
-            detectorId=DETECTOR_NAME, description=DETECTOR_DESC, eventTypeName=EVENT_TYPE
+        response = create_detector(client, DETECTOR_NAME, DETECTOR_DESC, EVENT_TYPE, df_model)
+        rule_list, outcomes = create_outcomes_and_rules(client, MODEL_NAME, DETECTOR_NAME)
+        latest_detector_version = assemble_detector(
+            client, DETECTOR_NAME, rule_list, MODEL_NAME, MODEL_TYPE, model_version, response
         )
-
-        # -- check the score thresholds with FPR from 1% to 6% --
-        model_stat = df_model.sort_values(by="fpr")
-        model_stat["fpr_bin"] = np.ceil(model_stat["fpr"] * 100) * 0.01
-        m = model_stat.loc[model_stat.groupby(["fpr_bin"])["threshold"].idxmin()]
-        m = m.round(decimals=2)[["fpr", "precision", "tpr", "threshold"]]
-        print(" --- score thresholds 1% to 6% --- ")
-        print(m.loc[(m["fpr"] > 0.0) & (m["fpr"] <= 0.06)].reset_index(drop=True))
-
-        rule_list, outcomes = _create_outcomes_and_rules(client, MODEL_NAME, DETECTOR_NAME)
-
-        # -- create detector version --
-        client.create_detector_version(
-            detectorId=DETECTOR_NAME,
-            rules=rule_list,
-            modelVersions=[
-                {
-                    "modelId": MODEL_NAME,
-                    "modelType": MODEL_TYPE,
-                    "modelVersionNumber": model_version,
-                }
-            ],
-            # there are 2 options for ruleExecutionMode:
-            #   'ALL_MATCHED'    - return all matched rules' outcome
-            #   'FIRST_MATCHED'  - return first matched rule's outcome
-            ruleExecutionMode="FIRST_MATCHED",
-        )
-
-        print("\n -- detector created -- ")
-        print(response)
-
-        latest_detector_version = _activate_latest_version(client, DETECTOR_NAME)
 
         # -- load test data --
         body = Path(S3_BUCKET) / S3_FILE_TEST  # changed: a local file instead of s3.Object(...)
@@ -1226,29 +1166,12 @@ def test_end_to_end_external_data_ofi(tmp_path: Path) -> None:
             VARIABLES_MAP["EVENT_TIMESTAMP"],
             VARIABLES_MAP["EVENT_LABEL"],
         ] + event_variables
-        df_list = df_test[cols_keep].values.tolist()
-        with Pool(processes=5) as p:
-            result = p.map(_predict, df_list)
-        predictions = pd.DataFrame(result, columns=cols_keep + ["score", "outcomes"])
-        assert len(predictions) == len(df_test) > 0
-        _check_scored(predictions, outcomes)
+        predictions = get_predictions(_predict, df_test, cols_keep, outcomes)
 
         # -- check the first 5 rows --
         print(predictions.head())
 
-        # -- check AUC --
-        predictions["event_label_int"] = np.nan
-        predictions.loc[
-            predictions[VARIABLES_MAP["EVENT_LABEL"]].isin(label_mapper["LEGIT"]), "event_label_int"
-        ] = 0
-        predictions.loc[
-            predictions[VARIABLES_MAP["EVENT_LABEL"]].isin(label_mapper["FRAUD"]), "event_label_int"
-        ] = 1
-
-        fpr, tpr, threshold = roc_curve(predictions["event_label_int"], predictions["score"])
-        test_auc = auc(fpr, tpr)
-        # (skipped: the plot of the test ROC curve)
-        print(f"test AUC: {test_auc:.3f}")
+        test_auc = check_auc(predictions, VARIABLES_MAP["EVENT_LABEL"], label_mapper)
         assert test_auc > 0.6
 
 
