@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--live", type=int, default=20_000)
     parser.add_argument("--time-scale", default="demo", help="demo, natural or a number")
+    parser.add_argument("--no-bursts", action="store_true", help="steady rate, no bursts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -52,6 +53,7 @@ def main() -> None:
         clock = FakeClock(setup.history_end)
         live = LiveGenerator(
             RATE,
+            **({"burst": None} if args.no_bursts else {}),
             seed=123,
             population=build_population(setup.customers, setup.seed),
             clock=clock.time,
@@ -72,7 +74,8 @@ def main() -> None:
         days = (pairs[-1][0].event_time - pairs[0][0].event_time) / 86_400
         print(
             f"live {len(pairs):,} events over {days:.1f} simulated days "
-            f"(time scale {args.time_scale}), {int(fraud.sum())} fraud: "
+            f"(time scale {args.time_scale}{', no bursts' if args.no_bursts else ''}), "
+            f"{int(fraud.sum())} fraud: "
             f"AUC {roc_auc_score(fraud, scores):.4f}"
         )
         for threshold, promised in ((600, 0.10), (900, 0.02), (990, 0.001)):
