@@ -9,7 +9,6 @@ counter within ``refresh_seconds``.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -27,7 +26,10 @@ from fraudstream.detector.features import (
     StateConflict,
     StateStore,
 )
-from fraudstream.detector.features.extractor import MAX_BACKOFF_SECONDS, MAX_CONFLICT_RETRIES
+from fraudstream.detector.features.extractor import (
+    MAX_CONFLICT_RETRIES,
+    back_off_after_conflict,
+)
 from fraudstream.detector.models import TrainedModel
 from fraudstream.detector.prediction import Prediction, RuleResult
 from fraudstream.detector.registry import Registry, SQLiteDocumentStore, score_variable
@@ -283,7 +285,7 @@ class Engine:
             try:
                 self.state.put_many({k: v for k, v in states.items() if v is not None})
             except StateConflict:
-                time.sleep(random.uniform(0.0, min(MAX_BACKOFF_SECONDS, 0.0005 * 2.0**attempt)))
+                back_off_after_conflict(attempt)
                 continue
             return vectors, False
         raise StateConflict(

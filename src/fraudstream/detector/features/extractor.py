@@ -46,6 +46,11 @@ MAX_CONFLICT_RETRIES = 32
 MAX_BACKOFF_SECONDS = 0.05
 
 
+def back_off_after_conflict(attempt: int) -> None:
+    """Sleep a random share of an exponentially growing, capped wait before re-reading."""
+    time.sleep(random.uniform(0.0, min(MAX_BACKOFF_SECONDS, 0.0005 * 2.0**attempt)))
+
+
 class FeatureExtractor:
     """Turns events into feature vectors, keeping per-key aggregates in a :class:`StateStore`.
 
@@ -122,7 +127,7 @@ class FeatureExtractor:
         already includes the event: the caller should answer with the first delivery's
         result. Retries when a shared store reports a concurrent update.
         """
-        view = self._reader.read(event)
+        view = self._read(event)
         for attempt in range(MAX_CONFLICT_RETRIES):
             states = store.get_many(view.keys)
             row = self._compute(view, states)
@@ -132,8 +137,7 @@ class FeatureExtractor:
             try:
                 store.put_many(states)
             except StateConflict:
-                ceiling = min(MAX_BACKOFF_SECONDS, 0.0005 * 2.0**attempt)
-                time.sleep(random.uniform(0.0, ceiling))
+                back_off_after_conflict(attempt)
                 continue
             break
         else:
